@@ -1,0 +1,1 @@
+"""Analysis: turns probe measurements into trends, findings and a verdict."""

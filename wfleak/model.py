@@ -1,0 +1,262 @@
+"""The result model: plain frozen dataclasses that every renderer reads.
+
+The model is the contract between the analysis and the renderers (terminal, JSON, diagrams,
+CI). It holds no live objects, only numbers and strings, so it can cross a process boundary
+and round-trip through JSON (see :mod:`wfleak.serde`). ``SCHEMA_VERSION`` changes whenever a
+field is removed or changes meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+SCHEMA_VERSION = 1
+
+
+class Verdict(str, Enum):
+    """Overall outcome, most severe first: LEAK, then CYCLE, then OK."""
+
+    OK = "ok"
+    CYCLE = "cycle"
+    LEAK = "leak"
+
+    @property
+    def severity(self) -> int:
+        return {Verdict.OK: 0, Verdict.CYCLE: 1, Verdict.LEAK: 2}[self]
+
+
+class WorkflowMode(str, Enum):
+    """How the workflow instance is provided to each run."""
+
+    SHARED = "shared"
+    FRESH = "fresh"
+
+
+class ContextMode(str, Enum):
+    """How the Context is provided to each run."""
+
+    AUTO = "auto"
+    NEW = "new"
+    REUSE = "reuse"
+
+
+class StopReason(str, Enum):
+    """Why measuring ended before all runs were done."""
+
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
+    CRASHED = "crashed"
+    MAX_TIME = "max_time"
+
+
+class FindingKind(str, Enum):
+    LEAK = "leak"
+    CYCLE = "cycle"
+
+
+class Origin(str, Enum):
+    """Whose code a finding points at (LeakCanary's app leaks vs library leaks)."""
+
+    APP = "app"
+    FRAMEWORK = "framework"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    platform: str
+    wfleak: str
+    llama_index_core: str | None = None
+    workflows: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str
+    iterations: int
+    warmup: int
+    workflow_mode: WorkflowMode = WorkflowMode.SHARED
+    context_mode: ContextMode = ContextMode.AUTO
+    runner: bool = False
+    timeout: float | None = None
+    keep_going: bool = False
+    trace_frames: int = 16
+    memray_file: str | None = None
+    input: dict[str, object] = field(default_factory=dict)
+    workflow_kwargs: dict[str, object] = field(default_factory=dict)
+    growth_bytes_threshold: int = 1024
+    """Bytes per run of retained-memory growth that count as a leak."""
+    cycle_bytes_threshold: int = 65536
+    """Bytes per run left to the cyclic GC that count as a CYCLE finding without framework
+    objects in the cycles (with framework objects in them, any amount counts)."""
+
+
+@dataclass(frozen=True)
+class RunSample:
+    """What the probes saw after one measured run (numbers only)."""
+
+    index: int
+    """1-based index of the measured run."""
+    ok: bool
+    duration_s: float
+    error: str | None = None
+    framework_created: int = 0
+    """Framework objects (workflow, Context and its parts, handler, events, tasks) this run made."""
+    framework_alive_before_gc: int = 0
+    """Framework objects from all finished measured runs alive before any GC pass."""
+    framework_alive_after_gc: int = 0
+    """... and still alive after a full ``gc.collect()``: retained."""
+    cycle_objects: int = 0
+    """Objects found unreachable by the cyclic GC after this run."""
+    cycle_bytes: int = 0
+    """Bytes those objects held (tracemalloc), freed only by the cyclic GC."""
+    cycle_framework_types: dict[str, int] = field(default_factory=dict)
+    gc_objects: int = 0
+    """GC-tracked objects made during the measured runs and alive after a full collection."""
+    traced_bytes: int = 0
+    """tracemalloc traced memory after a full collection (allocations since measuring began)."""
+    rss_bytes: int = 0
+    pending_tasks: int = 0
+    """Tasks created by this run still pending after it finished."""
+    live_timers: int = 0
+    """Timer handles created by this run still scheduled and not cancelled."""
+    cancelled_timers: int = 0
+    """Cancelled timer handles waiting for their deadline (not leaks)."""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A robust growth test over one per-run series."""
+
+    metric: str
+    unit: str
+    slope: float
+    """Theil-Sen slope over all measured runs, in unit per run."""
+    tail_slope: float
+    """Theil-Sen slope over the second half (a cache that filled and went flat has ~0)."""
+    p_value: float
+    """One-sided Mann-Kendall p-value for an increasing trend."""
+    threshold: float
+    growing: bool
+
+
+@dataclass(frozen=True)
+class TypeGrowth:
+    type_name: str
+    first: int
+    last: int
+
+    @property
+    def delta(self) -> int:
+        return self.last - self.first
+
+
+@dataclass(frozen=True)
+class Frame:
+    filename: str
+    lineno: int
+    function: str = ""
+    user: bool = False
+
+
+@dataclass(frozen=True)
+class AllocationSite:
+    """Where memory that grew during the measured runs was allocated."""
+
+    frame: Frame
+    size_delta: int
+    count_delta: int
+    stack: list[Frame] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """An asyncio task or timer that a run created and left behind."""
+
+    kind: str
+    description: str
+    count: int
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class MemrayStack:
+    size: int
+    allocations: int
+    stack: list[Frame]
+
+
+@dataclass(frozen=True)
+class MemraySummary:
+    file: str
+    leaked_bytes: int
+    leaked_allocations: int
+    top_stacks: list[MemrayStack] = field(default_factory=list)
+    flamegraph_command: str = ""
+
+
+@dataclass(frozen=True)
+class Node:
+    """An object in a finding's subgraph, described safely (never a live reference)."""
+
+    id: str
+    type_name: str
+    label: str
+    size: int
+    framework: bool = False
+    root: bool = False
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    title: str
+    summary: str
+    origin: Origin = Origin.UNKNOWN
+    fingerprint: str = ""
+    count: int = 0
+    """How many objects (or runs) share this finding."""
+    bytes_per_run: float = 0.0
+    retained_bytes: int = 0
+    pattern_id: str | None = None
+    explanation: str = ""
+    fix: str = ""
+    fix_example: str = ""
+    path: list[str] = field(default_factory=list)
+    """Node ids from root to leaked object (LEAK) or around the ring (CYCLE)."""
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    allocation_sites: list[Frame] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Report:
+    target: str
+    environment: Environment
+    settings: Settings
+    verdict: Verdict
+    runs: list[RunSample]
+    schema_version: int = SCHEMA_VERSION
+    warmup_done: int = 0
+    complete: bool = True
+    stop: StopReason | None = None
+    stop_message: str | None = None
+    """Why measuring ended early (a run failed or timed out, interrupted, crashed), if it did."""
+    failures: int = 0
+    trends: list[Trend] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    type_growth: list[TypeGrowth] = field(default_factory=list)
+    allocation_sites: list[AllocationSite] = field(default_factory=list)
+    leftovers: list[Leftover] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    memray: MemraySummary | None = None

@@ -1,0 +1,52 @@
+"""Collect and measure what only the cyclic GC frees."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from wfleak.framework import short_type_name
+
+
+@dataclass(frozen=True)
+class CycleGarbage:
+    objects: int
+    bytes: int
+    framework_types: dict[str, int]
+
+
+def collect_cycle_garbage(
+    is_framework: Callable[[type], bool],
+    inspect_garbage: Callable[[list[Any]], None] | None = None,
+) -> CycleGarbage:
+    """Run a full collection that saves the unreachable objects, count them, then free them.
+
+    ``DEBUG_SAVEALL`` parks the garbage in ``gc.garbage`` (after weakref callbacks and
+    finalizers have run), so it can be counted and, when asked, handed to ``inspect_garbage``
+    before a second collection frees it for real. The byte count is the fall in traced memory
+    across that second collection.
+    """
+    previous_debug = gc.get_debug()
+    gc.set_debug(previous_debug | gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+    finally:
+        gc.set_debug(previous_debug)
+    garbage = gc.garbage
+    framework_types = Counter(
+        short_type_name(type(obj)) for obj in garbage if is_framework(type(obj))
+    )
+    count = len(garbage)
+    if inspect_garbage is not None and count:
+        inspect_garbage(garbage)
+    before = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+    garbage.clear()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+    return CycleGarbage(
+        objects=count, bytes=max(0, before - after), framework_types=dict(framework_types)
+    )

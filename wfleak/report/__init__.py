@@ -1,0 +1,1 @@
+"""Renderers: each takes the Report model and a stream or Console."""

@@ -1,0 +1,229 @@
+"""The rich terminal report. Reads the model only; never re-runs any analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from wfleak.analysis.verdict import format_bytes
+from wfleak.model import Finding, FindingKind, Origin, Report, Trend, Verdict
+
+SPARK = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 60
+_STYLE = {Verdict.LEAK: "bold red", Verdict.CYCLE: "bold yellow", Verdict.OK: "bold green"}
+_MEANING = {
+    Verdict.LEAK: "objects or memory from finished runs stay reachable after a full GC",
+    Verdict.CYCLE: "runs leave reference cycles: memory lingers until the cyclic GC runs",
+    Verdict.OK: "nothing from finished runs outlives them",
+}
+
+
+def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
+    if not values:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [values[int(i * step)] for i in range(width)]
+    low, high = min(values), max(values)
+    if high == low:
+        return SPARK[0] * len(values)
+    scale = (len(SPARK) - 1) / (high - low)
+    return "".join(SPARK[int((v - low) * scale)] for v in values)
+
+
+def _header(report: Report) -> Table:
+    settings, env = report.settings, report.environment
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    table.add_row("target", settings.target)
+    versions = f"Python {env.python}"
+    if env.llama_index_core:
+        versions += f" · llama-index-core {env.llama_index_core}"
+    if env.workflows:
+        versions += f" · llama-index-workflows {env.workflows}"
+    table.add_row("versions", versions)
+    mode = (
+        "runner (the target performs each run)"
+        if settings.runner
+        else f"workflow {settings.workflow_mode.value} · context {settings.context_mode.value}"
+    )
+    table.add_row("mode", mode)
+    runs = f"{report.warmup_done} warm-up + {len(report.runs)} measured"
+    if len(report.runs) != settings.iterations:
+        runs += f" (of {settings.iterations})"
+    if report.failures:
+        runs += f" · {report.failures} failed"
+    table.add_row("runs", runs)
+    return table
+
+
+def _verdict_panel(report: Report) -> Panel:
+    verdict = report.verdict
+    lines = [Text(verdict.name, style=_STYLE[verdict]) + Text(f"  {_MEANING[verdict]}")]
+    if not report.runs:
+        lines = [Text("no measured runs: no verdict", style="bold")]
+    for finding in report.findings:
+        marker = "✗" if finding.kind is FindingKind.LEAK else "↻"
+        lines.append(Text(f"{marker} {finding.title}", style=_STYLE[Verdict(finding.kind.value)]))
+    if report.stop_message:
+        lines.append(Text(f"! incomplete: {report.stop_message}", style="bold magenta"))
+    return Panel(Group(*lines), title="verdict", border_style=_STYLE[verdict].split()[-1])
+
+
+def _trend_row(trend: Trend) -> tuple[str, str]:
+    if trend.unit == "bytes":
+        slope = f"{'+' if trend.slope >= 0 else ''}{format_bytes(trend.slope)}/run"
+    else:
+        slope = f"{trend.slope:+.1f}/run"
+    status = "growing" if trend.growing else "flat"
+    return slope, f"{status} (p={trend.p_value:.2g})"
+
+
+def _series(report: Report) -> Table:
+    table = Table(title="per measured run (after a full GC)", title_justify="left", box=None)
+    table.add_column("metric")
+    table.add_column("trend", no_wrap=True)
+    table.add_column("growth", justify="right")
+    table.add_column("test")
+    series = {
+        "retained memory": [float(r.traced_bytes) for r in report.runs],
+        "retained framework objects": [float(r.framework_alive_after_gc) for r in report.runs],
+        "live objects": [float(r.gc_objects) for r in report.runs],
+    }
+    for trend in report.trends:
+        slope, status = _trend_row(trend)
+        style = "red" if trend.growing else ""
+        table.add_row(
+            trend.metric, sparkline(series.get(trend.metric, [])), slope, status, style=style
+        )
+    cycle = [float(r.cycle_bytes) for r in report.runs]
+    if cycle:
+        ordered = sorted(cycle)
+        table.add_row(
+            "cycle garbage",
+            sparkline(cycle),
+            f"{format_bytes(ordered[len(ordered) // 2])}/run",
+            "freed only by gc.collect()",
+        )
+    return table
+
+
+def _finding(finding: Finding) -> Panel:
+    body = [Text(finding.summary)]
+    if finding.explanation:
+        body.append(Text(finding.explanation, style="dim"))
+    if finding.fix:
+        body.append(Text("fix: ", style="bold") + Text(finding.fix))
+    title = finding.title if not finding.pattern_id else f"{finding.pattern_id} {finding.title}"
+    style = "red" if finding.kind is FindingKind.LEAK else "yellow"
+    return Panel(Group(*body), title=title, title_align="left", border_style=style)
+
+
+def _types(report: Report) -> Table | None:
+    if not report.type_growth:
+        return None
+    table = Table(title="growing types (first → last measured run)", title_justify="left", box=None)
+    table.add_column("type")
+    table.add_column("first", justify="right")
+    table.add_column("last", justify="right")
+    table.add_column("Δ", justify="right")
+    for row in report.type_growth:
+        table.add_row(row.type_name, str(row.first), str(row.last), f"+{row.delta}")
+    return table
+
+
+def _sites(report: Report) -> Table | None:
+    if not report.allocation_sites:
+        return None
+    table = Table(title="growing allocation sites (user code first)", title_justify="left", box=None)
+    table.add_column("where")
+    table.add_column("Δ size", justify="right")
+    table.add_column("Δ blocks", justify="right")
+    for site in report.allocation_sites:
+        where = f"{site.frame.filename}:{site.frame.lineno}"
+        table.add_row(
+            Text(where, style="bold" if site.frame.user else "dim"),
+            format_bytes(site.size_delta),
+            f"+{site.count_delta}",
+        )
+    return table
+
+
+def _leftovers(report: Report) -> Table | None:
+    if not report.leftovers:
+        return None
+    table = Table(title="asyncio leftovers from measured runs", title_justify="left", box=None)
+    table.add_column("kind")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for row in report.leftovers:
+        kind = f"{row.kind} (cancelled, waits for its deadline: not a leak)" if row.cancelled else row.kind
+        table.add_row(kind, row.description, str(row.count))
+    return table
+
+
+def _next_steps(report: Report) -> list[str]:
+    steps: list[str] = []
+    if report.verdict is Verdict.LEAK:
+        steps.append("Find what holds the objects: the findings above name the growing types and sites.")
+    if report.verdict is Verdict.CYCLE:
+        steps.append(
+            "Break the cycle (see the finding), or call gc.collect() between requests if it "
+            "belongs to the framework."
+        )
+    if report.stop is not None:
+        steps.append("Fix the failing run (or pass --keep-going to measure failures too) and run again.")
+    if report.verdict is not Verdict.OK and report.settings.memray_file is None:
+        steps.append("Record the runs with --memray FILE for a flame graph of what stays allocated.")
+    if report.memray is not None:
+        steps.append(f"Leaked allocations as a flame graph: {report.memray.flamegraph_command}")
+    if report.verdict is Verdict.OK and report.stop is None:
+        steps.append("Guard it in CI so it stays that way.")
+    return steps
+
+
+def _memray(report: Report) -> Table | None:
+    summary = report.memray
+    if summary is None:
+        return None
+    table = Table(
+        title=f"memray: {format_bytes(summary.leaked_bytes)} in {summary.leaked_allocations} "
+        "allocations still alive at the end of the measured runs",
+        title_justify="left",
+        box=None,
+    )
+    table.add_column("size", justify="right")
+    table.add_column("stack (innermost first)")
+    for stack in summary.top_stacks:
+        frames = " ← ".join(
+            f"{f.function} {f.filename}:{f.lineno}" for f in stack.stack[:3]
+        )
+        table.add_row(format_bytes(stack.size), frames)
+    return table
+
+
+def render(report: Report, console: Console) -> None:
+    console.print(Text("wfleak run", style="bold"))
+    console.print(_header(report))
+    console.print(_verdict_panel(report))
+    if report.runs:
+        console.print(_series(report))
+    for finding in sorted(
+        report.findings, key=lambda f: (f.origin is Origin.FRAMEWORK, f.kind is FindingKind.CYCLE)
+    ):
+        console.print(_finding(finding))
+    for section in (_types(report), _sites(report), _leftovers(report), _memray(report)):
+        if section is not None:
+            console.print(section)
+    for note in report.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+    steps = _next_steps(report)
+    if steps:
+        console.print(Text("next:", style="bold"))
+        for step in steps:
+            console.print(f"  • {step}")

@@ -1,0 +1,107 @@
+"""JSON round-trip for the result model, driven by the dataclasses' own type hints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from enum import Enum
+from functools import cache
+from typing import Any, TypeVar
+
+from wfleak.errors import UsageError
+from wfleak.model import SCHEMA_VERSION, Report
+
+T = TypeVar("T")
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def from_jsonable(cls: Any, data: Any) -> Any:
+    """Rebuild a value of type ``cls``; raises ``ValueError`` on a shape mismatch."""
+    origin = typing.get_origin(cls)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(cls)
+        if data is None and type(None) in options:
+            return None
+        last_error: Exception | None = None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return from_jsonable(option, data)
+            except (ValueError, TypeError) as exc:
+                last_error = exc
+        raise ValueError(str(last_error))
+    if origin is list:
+        (item,) = typing.get_args(cls)
+        if not isinstance(data, list):
+            raise ValueError(f"expected a list, got {type(data).__name__}")
+        return [from_jsonable(item, v) for v in data]
+    if origin is dict:
+        _key, item = typing.get_args(cls)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object, got {type(data).__name__}")
+        return {str(k): from_jsonable(item, v) for k, v in data.items()}
+    if cls is object or cls is Any:
+        return data
+    if isinstance(cls, type) and issubclass(cls, Enum):
+        return cls(data)
+    if dataclasses.is_dataclass(cls):
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object for {cls.__name__}")
+        hints = _hints(cls)
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                kwargs[f.name] = from_jsonable(hints[f.name], data[f.name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"missing field {f.name!r} in {cls.__name__}")
+        return cls(**kwargs)
+    if cls is float and isinstance(data, (int, float)) and not isinstance(data, bool):
+        return float(data)
+    if isinstance(cls, type) and isinstance(data, cls):
+        return data
+    raise ValueError(f"expected {getattr(cls, '__name__', cls)}, got {type(data).__name__}")
+
+
+def dumps(report: Report) -> str:
+    return json.dumps(to_jsonable(report), indent=2, sort_keys=False) + "\n"
+
+
+def loads(text: str, source: str = "<string>") -> Report:
+    """Parse a saved report; every way it can be wrong is one clear ``UsageError``."""
+    if not text.strip():
+        raise UsageError(f"Not a wfleak report: {source} is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"Not a wfleak report: {source} is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or "schema_version" not in data or "verdict" not in data:
+        raise UsageError(f"Not a wfleak report: {source} has no schema_version/verdict")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise UsageError(
+            f"Unsupported report schema {data['schema_version']!r} in {source} "
+            f"(this wfleak reads schema {SCHEMA_VERSION})"
+        )
+    try:
+        report: Report = from_jsonable(Report, data)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"Not a wfleak report: {source}: {exc}") from None
+    return report
