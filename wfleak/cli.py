@@ -51,7 +51,9 @@ def _root(
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"wfleak: error: {message}", markup=False)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"wfleak: error: {message}", markup=False
+    )
     raise typer.Exit(int(code))
 
 
@@ -119,6 +121,7 @@ def run(
             help="What to analyse: 'package.module:Workflow' or 'path/to/file.py:attr'. The "
             "attribute may be a Workflow class, a workflow instance, or a zero-argument "
             "(async) factory returning one; with --runner, an async function doing one run.",
+            metavar="TARGET",
             show_default=False,
         ),
     ],
@@ -153,11 +156,15 @@ def run(
     ] = False,
     workflow_kwargs: Annotated[
         str | None,
-        typer.Option(help="JSON object of keyword arguments for the Workflow class."),
+        typer.Option(
+            metavar="JSON", help="JSON object of keyword arguments for the Workflow class."
+        ),
     ] = None,
     input_json: Annotated[
         str | None,
-        typer.Option("--input", help="JSON object of start-event fields passed to run()."),
+        typer.Option(
+            "--input", metavar="JSON", help="JSON object of start-event fields passed to run()."
+        ),
     ] = None,
     input_file: Annotated[
         Path | None, typer.Option(help="Read the start-event fields from a JSON file.")
@@ -175,16 +182,18 @@ def run(
     ] = None,
     memray_file: Annotated[
         str | None,
-        typer.Option(
-            "--memray", help="Also record the measured runs with memray into this file."
-        ),
+        typer.Option("--memray", help="Also record the measured runs with memray into this file."),
     ] = None,
     trace_frames: Annotated[
         int, typer.Option(help="Frames tracemalloc keeps per allocation.", min=1)
     ] = 10,
     json_path: Annotated[
         str | None,
-        typer.Option("--json", help="Write the full report as JSON to this file ('-': stdout)."),
+        typer.Option(
+            "--json",
+            metavar="PATH",
+            help="Write the full report as JSON to this file ('-': stdout).",
+        ),
     ] = None,
 ) -> None:
     """Run a workflow many times, measure what each run leaves behind, and give a verdict.
@@ -243,5 +252,32 @@ def run(
     raise typer.Exit(int(code))
 
 
-def main() -> None:
-    app()
+def _one_line_usage_error(exc: Exception) -> int | None:
+    """The exit code for a command-line parsing error after printing it as one line, or None
+    when ``exc`` is not one (typer's vendored click raises these; they carry both)."""
+    format_message = getattr(exc, "format_message", None)
+    exit_code = getattr(exc, "exit_code", None)
+    if not callable(format_message) or not isinstance(exit_code, int):
+        return None
+    context = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+        typer.echo(context.get_help())
+        return int(ExitCode.USAGE)
+    hint = f" (see '{context.command_path} --help')" if context is not None else ""
+    message = " ".join(str(format_message()).split())
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"wfleak: error: {message}{hint}", markup=False
+    )
+    return exit_code
+
+
+def main(argv: list[str] | None = None) -> None:
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="wfleak", standalone_mode=False)
+    except Exception as exc:
+        handled = _one_line_usage_error(exc)
+        if handled is None:
+            raise
+        code = handled
+    sys.exit(code if isinstance(code, int) else 0)

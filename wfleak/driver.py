@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
+import json
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +88,9 @@ class WorkflowProvider:
             return
         if self._workflow_mode is WorkflowMode.SHARED:
             self._shared = await self._make_workflow()
+            self._check_input(self._shared)
+        else:
+            self._check_input(await self._make_workflow())
         if self._context_mode is ContextMode.REUSE:
             self._context = self._new_context(self._shared)
 
@@ -113,6 +116,23 @@ class WorkflowProvider:
                 f"Factory {target.spec} returned a {type(made).__name__}, not a Workflow"
             )
         return made
+
+    def _check_input(self, workflow: Any) -> None:
+        """Name the start-event fields a run needs and was not given, before any run."""
+        start_event = getattr(workflow, "_start_event_class", None)
+        fields = getattr(start_event, "model_fields", None)
+        if not isinstance(start_event, type) or not isinstance(fields, dict):
+            return
+        missing = [
+            name
+            for name, info in fields.items()
+            if name not in self._input and getattr(info, "is_required", lambda: False)()
+        ]
+        if missing:
+            example = json.dumps({name: "..." for name in missing})
+            raise UsageError(
+                f"{start_event.__name__} needs {', '.join(missing)}: pass --input '{example}'"
+            )
 
     def _new_context(self, workflow: Any) -> Any:
         return framework.engine_for(workflow).context(workflow)
@@ -155,7 +175,3 @@ async def run_with_timeout(provider: WorkflowProvider, timeout: float | None) ->
         del exc
         return RunOutcome(ok=False, error=description)
     return RunOutcome(ok=True)
-
-
-def relative_to_cwd(path: str) -> str:
-    return os.path.relpath(path) if os.path.isabs(path) else path

@@ -99,9 +99,7 @@ class FrameworkTypes:
         decided = self._decided.get(tp)
         if decided is None:
             module = getattr(tp, "__module__", None) or ""
-            decided = issubclass(tp, self._bases) or module.startswith(
-                FRAMEWORK_MODULE_PREFIXES
-            )
+            decided = issubclass(tp, self._bases) or module.startswith(FRAMEWORK_MODULE_PREFIXES)
             self._decided[tp] = decided
         return decided
 

@@ -7,6 +7,7 @@ those samples and builds a partial report from them with the same judgement.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -25,9 +26,9 @@ from wfleak.model import Report, RunSample, Settings, StopReason, Verdict
 from wfleak.pipeline import Progress, environment
 from wfleak.serde import from_jsonable, to_jsonable
 
-HANG_GRACE_S = 15.0
-"""Beyond the per-run timeout, how long a run may go silent before the worker counts as hung
-(asyncio cannot time out a run that blocks the event loop)."""
+MIN_HANG_GRACE_S = 5.0
+"""Beyond the per-run timeout, a run may stay silent for the timeout again (at least this
+long) before the worker counts as hung: asyncio cannot time out a run that blocks the loop."""
 INTERRUPT_GRACE_S = 5.0
 """How long an interrupted worker gets to send its partial report."""
 OUTPUT_TAIL_LINES = 5
@@ -96,7 +97,7 @@ class WorkerSession:
 
     def _hang_limit(self) -> float | None:
         if self.stream.phase in ("warm-up", "measure") and self.settings.timeout is not None:
-            return self.settings.timeout + HANG_GRACE_S
+            return self.settings.timeout + max(MIN_HANG_GRACE_S, self.settings.timeout)
         return None
 
     def run(self) -> Report:
@@ -164,10 +165,8 @@ class WorkerSession:
             return self._crashed(code, log)
 
     def _forward_interrupt(self, process: subprocess.Popen[bytes]) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGINT)
-        except ProcessLookupError:
-            pass
 
     def _position(self) -> str:
         if self.stream.phase == "warm-up":
@@ -177,12 +176,12 @@ class WorkerSession:
         return "the worker"
 
     def _crashed(self, code: int, log: IO[bytes]) -> Report:
-        how = (
-            f"was killed by {_signal_name(code)}" if code < 0 else f"exited with status {code}"
-        )
+        how = f"was killed by {_signal_name(code)}" if code < 0 else f"exited with status {code}"
         output = _tail(log)
         detail = f"; last output: {output}" if output else ""
-        return self._partial(StopReason.CRASHED, f"the worker {how} during {self._position()}{detail}")
+        return self._partial(
+            StopReason.CRASHED, f"the worker {how} during {self._position()}{detail}"
+        )
 
     def _partial(self, reason: StopReason, message: str) -> Report:
         runs = self.stream.samples

@@ -87,7 +87,7 @@ class Settings:
     memray_file: str | None = None
     input: dict[str, object] = field(default_factory=dict)
     workflow_kwargs: dict[str, object] = field(default_factory=dict)
-    growth_bytes_threshold: int = 1024
+    growth_bytes_threshold: int = 256
     """Bytes per run of retained-memory growth that count as a leak."""
     cycle_bytes_threshold: int = 65536
     """Bytes per run left to the cyclic GC that count as a CYCLE finding without framework
@@ -120,9 +120,9 @@ class RunSample:
     """tracemalloc traced memory after a full collection (allocations since measuring began)."""
     rss_bytes: int = 0
     pending_tasks: int = 0
-    """Tasks created by this run still pending after it finished."""
+    """Tasks created by the measured runs so far that are still pending."""
     live_timers: int = 0
-    """Timer handles created by this run still scheduled and not cancelled."""
+    """Timer handles created by the measured runs so far, still scheduled, not cancelled."""
     cancelled_timers: int = 0
     """Cancelled timer handles waiting for their deadline (not leaks)."""
 

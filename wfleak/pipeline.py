@@ -14,7 +14,6 @@ import gc
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -46,7 +45,7 @@ from wfleak.probes.memray_probe import MemrayRecording
 from wfleak.probes.process import rss_bytes
 from wfleak.probes.tracker import ObjectTracker
 from wfleak.serde import from_jsonable, to_jsonable
-from wfleak.target import TargetKind, load_target
+from wfleak.target import load_target
 
 SETTLE_TICKS = 3
 """Loop iterations after a run so its done-callbacks run before probing, as in a server."""
@@ -157,7 +156,12 @@ class Measurement:
         self.memray: MemraySummary | None = None
 
     def _is_own(self, obj: object) -> bool:
-        return self.tracker.is_own(obj) or self.timers.is_own(obj)
+        return (
+            self.tracker.is_own(obj)
+            or self.timers.is_own(obj)
+            or obj is self.first_types
+            or type(obj).__module__ == "tracemalloc"
+        )
 
     def _fail(self, index: int, warmup: bool, error: str, timed_out: bool) -> None:
         self.failures += 1
@@ -233,6 +237,7 @@ class Measurement:
     async def _measure(self, provider: WorkflowProvider) -> None:
         total = self.settings.iterations
         self.observer(Progress("measure", 0, total))
+        self._warm_own_code_paths()
         with _frozen_heap(), _collector_paused():
             for index in range(1, total + 1):
                 sample, outcome = await self._measure_one(provider, index)
@@ -259,6 +264,13 @@ class Measurement:
             timers = [t for t in self.timers.live_objects() if id(t) in scheduled]
             self.leftovers = leftover_probe.summarise(tasks, timers)
             del tasks, timers
+
+    def _warm_own_code_paths(self) -> None:
+        """Let wfleak's own lazy caches (JSON encoder, regexes) fill before the heap is frozen,
+        so they do not show up as growth of the first measured run."""
+        json.dumps(to_jsonable(RunSample(index=0, ok=True, duration_s=0.0)))
+        memory.take_snapshot()
+        memory.live_type_counts(self._is_own)
 
     async def run(self, provider: WorkflowProvider) -> None:
         await provider.prepare()

@@ -63,7 +63,7 @@ def from_jsonable(cls: Any, data: Any) -> Any:
         return data
     if isinstance(cls, type) and issubclass(cls, Enum):
         return cls(data)
-    if dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
         if not isinstance(data, dict):
             raise ValueError(f"expected an object for {cls.__name__}")
         hints = _hints(cls)

@@ -148,7 +148,10 @@ def _resolve_attr(module: ModuleType, module_name: str, attr_path: str) -> Any:
         try:
             obj = getattr(obj, name)
         except AttributeError as exc:
-            if isinstance(obj, ModuleType) and inspect.getattr_static(obj, name, _MISSING) is _MISSING:
+            if (
+                isinstance(obj, ModuleType)
+                and inspect.getattr_static(obj, name, _MISSING) is _MISSING
+            ):
                 raise TargetError(f"{walked!r} has no attribute {name!r}") from None
             raise TargetError(
                 f"Error while getting {walked}.{name}: AttributeError: {exc}"
@@ -173,11 +176,16 @@ def _accepts_no_arguments(fn: Callable[..., Any]) -> bool:
     )
 
 
+def _what(obj: Any) -> str:
+    return f"class {obj.__name__}" if isinstance(obj, type) else f"{type(obj).__name__} object"
+
+
 def classify(spec: str, obj: Any, runner: bool) -> TargetKind:
     if runner:
         if not inspect.iscoroutinefunction(obj):
+            what = "function" if inspect.isfunction(obj) else _what(obj)
             raise TargetError(
-                f"{spec} is a {type(obj).__name__}, not an async function "
+                f"{spec} is a {what}, not an async function "
                 "(--runner needs 'async def run_once(): ...')"
             )
         if not _accepts_no_arguments(obj):
@@ -191,9 +199,8 @@ def classify(spec: str, obj: Any, runner: bool) -> TargetKind:
         if not _accepts_no_arguments(obj):
             raise TargetError(f"{spec} is a factory that needs arguments; it must take none")
         return TargetKind.FACTORY
-    what = f"class {obj.__name__}" if isinstance(obj, type) else f"{type(obj).__name__} object"
     raise TargetError(
-        f"{spec} is a {what}, not a Workflow class, instance, or zero-argument factory"
+        f"{spec} is a {_what(obj)}, not a Workflow class, instance, or zero-argument factory"
     )
 
 

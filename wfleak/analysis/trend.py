@@ -26,9 +26,7 @@ def theil_sen(values: Sequence[float]) -> float:
     n = len(values)
     if n < 2:
         return 0.0
-    return median(
-        (values[j] - values[i]) / (j - i) for i in range(n) for j in range(i + 1, n)
-    )
+    return median((values[j] - values[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
 
 
 def mann_kendall_p(values: Sequence[float]) -> float:

@@ -98,7 +98,7 @@ def _leak_findings(
                     + (f" (growing: {_counts_text(growth)})" if growth else "")
                 ),
                 fingerprint="live-object-growth",
-                count=int(round(objects.slope)),
+                count=round(objects.slope),
             )
         )
     memory = by_metric["retained memory"]

@@ -53,7 +53,9 @@ def display_path(filename: str) -> str:
 
 def to_frame(frame: tracemalloc.Frame) -> Frame:
     return Frame(
-        filename=display_path(frame.filename), lineno=frame.lineno, user=is_user_file(frame.filename)
+        filename=display_path(frame.filename),
+        lineno=frame.lineno,
+        user=is_user_file(frame.filename),
     )
 
 
@@ -69,7 +71,9 @@ def attribution(traceback: tracemalloc.Traceback) -> tracemalloc.Frame:
     return traceback[-1]
 
 
-def _group(snapshot: tracemalloc.Snapshot) -> dict[tuple[str, int], tuple[int, int, tracemalloc.Traceback]]:
+def _group(
+    snapshot: tracemalloc.Snapshot,
+) -> dict[tuple[str, int], tuple[int, int, tracemalloc.Traceback]]:
     groups: dict[tuple[str, int], tuple[int, int, tracemalloc.Traceback]] = {}
     for trace in snapshot.traces:
         tb = trace.traceback

@@ -13,6 +13,9 @@ from wfleak.framework import short_type_name
 class _Ref(weakref.ref):  # type: ignore[type-arg]
     # Slots keep the bookkeeping per tracked object to one small, fixed-size record.
     __slots__ = ("key", "run", "type_name")
+    key: int
+    run: int
+    type_name: str
 
 
 class ObjectTracker:

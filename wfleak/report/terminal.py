@@ -140,7 +140,9 @@ def _types(report: Report) -> Table | None:
 def _sites(report: Report) -> Table | None:
     if not report.allocation_sites:
         return None
-    table = Table(title="growing allocation sites (user code first)", title_justify="left", box=None)
+    table = Table(
+        title="growing allocation sites (user code first)", title_justify="left", box=None
+    )
     table.add_column("where")
     table.add_column("Δ size", justify="right")
     table.add_column("Δ blocks", justify="right")
@@ -162,7 +164,11 @@ def _leftovers(report: Report) -> Table | None:
     table.add_column("what")
     table.add_column("count", justify="right")
     for row in report.leftovers:
-        kind = f"{row.kind} (cancelled, waits for its deadline: not a leak)" if row.cancelled else row.kind
+        kind = (
+            f"{row.kind} (cancelled, waits for its deadline: not a leak)"
+            if row.cancelled
+            else row.kind
+        )
         table.add_row(kind, row.description, str(row.count))
     return table
 
@@ -170,16 +176,22 @@ def _leftovers(report: Report) -> Table | None:
 def _next_steps(report: Report) -> list[str]:
     steps: list[str] = []
     if report.verdict is Verdict.LEAK:
-        steps.append("Find what holds the objects: the findings above name the growing types and sites.")
+        steps.append(
+            "Find what holds the objects: the findings above name the growing types and sites."
+        )
     if report.verdict is Verdict.CYCLE:
         steps.append(
             "Break the cycle (see the finding), or call gc.collect() between requests if it "
             "belongs to the framework."
         )
     if report.stop is not None:
-        steps.append("Fix the failing run (or pass --keep-going to measure failures too) and run again.")
+        steps.append(
+            "Fix the failing run (or pass --keep-going to measure failures too) and run again."
+        )
     if report.verdict is not Verdict.OK and report.settings.memray_file is None:
-        steps.append("Record the runs with --memray FILE for a flame graph of what stays allocated.")
+        steps.append(
+            "Record the runs with --memray FILE for a flame graph of what stays allocated."
+        )
     if report.memray is not None:
         steps.append(f"Leaked allocations as a flame graph: {report.memray.flamegraph_command}")
     if report.verdict is Verdict.OK and report.stop is None:
@@ -200,9 +212,7 @@ def _memray(report: Report) -> Table | None:
     table.add_column("size", justify="right")
     table.add_column("stack (innermost first)")
     for stack in summary.top_stacks:
-        frames = " ← ".join(
-            f"{f.function} {f.filename}:{f.lineno}" for f in stack.stack[:3]
-        )
+        frames = " ← ".join(f"{f.function} {f.filename}:{f.lineno}" for f in stack.stack[:3])
         table.add_row(format_bytes(stack.size), frames)
     return table
 

@@ -1,0 +1,111 @@
+"""Bad input, tried as a new user would: one clear line, the documented exit code, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+CLEAN = "samples/clean.py:CleanWorkflow"
+BROKEN = "tests/fixtures/broken.py"
+
+CASES = [
+    (["run", "no_such_module_xyz:W"], 2, "No module named 'no_such_module_xyz'"),
+    (
+        ["run", "no_such_pkg_xyz.sub:W"],
+        2,
+        "No module named 'no_such_pkg_xyz' (importing 'no_such_pkg_xyz.sub')",
+    ),
+    (["run", "samples/missing.py:W"], 2, "No such file: samples/missing.py"),
+    (["run", "samples/clean.py"], 2, "Invalid target 'samples/clean.py'"),
+    (["run", "samples/clean.py:Nope"], 2, "'samples.clean' has no attribute 'Nope'"),
+    (
+        ["run", "samples/clean.py:CleanWorkflw"],
+        2,
+        "'samples.clean' has no attribute 'CleanWorkflw'; did you mean 'CleanWorkflow'",
+    ),
+    (
+        ["run", f"{BROKEN}:NOT_A_WORKFLOW"],
+        2,
+        f"{BROKEN}:NOT_A_WORKFLOW is a int object, not a Workflow class, instance, or "
+        "zero-argument factory",
+    ),
+    (
+        ["run", f"{BROKEN}:factory_raising"],
+        2,
+        f"Factory {BROKEN}:factory_raising raised RuntimeError: no database ({BROKEN}:",
+    ),
+    (
+        ["run", f"{BROKEN}:factory_returning_wrong_type"],
+        2,
+        f"Factory {BROKEN}:factory_returning_wrong_type returned a int, not a Workflow",
+    ),
+    (
+        ["run", f"{BROKEN}:not_a_factory"],
+        2,
+        f"{BROKEN}:not_a_factory is a factory that needs arguments; it must take none",
+    ),
+    (
+        ["run", f"{BROKEN}:TopicWorkflow"],
+        2,
+        """NeedsTopic needs topic: pass --input '{"topic": "..."}'""",
+    ),
+    (["run", CLEAN, "--input", "{bad"], 2, "--input is not valid JSON: Expecting property name"),
+    (["run", CLEAN, "--input", "[1]"], 2, "--input must be a JSON object, got list"),
+    (["run", CLEAN, "--input-file", "nowhere.json"], 2, "No such file: nowhere.json"),
+    (["run", CLEAN, "--input", "{}", "--input-file", "x.json"], 2, "give --input or"),
+    (["run", CLEAN, "-n", "0"], 2, "Invalid value for '--iterations' / '-n'"),
+    (["run", CLEAN, "-n", "-5"], 2, "Invalid value for '--iterations' / '-n'"),
+    (["run", CLEAN, "--warmup", "-1"], 2, "Invalid value for '--warmup'"),
+    (["run", CLEAN, "--timeout", "0"], 2, "--timeout must be more than 0 seconds (got 0)"),
+    (["run", CLEAN, "--max-time", "-1"], 2, "--max-time must be more than 0 seconds (got -1)"),
+    (["run", CLEAN, "--workflow", "bogus"], 2, "Invalid value for '--workflow'"),
+    (["run", CLEAN, "--context", "bogus"], 2, "Invalid value for '--context'"),
+    (
+        ["run", "samples/clean.py:workflow", "--workflow", "fresh"],
+        2,
+        "--workflow fresh needs a Workflow class or a factory; the target is one instance",
+    ),
+    (
+        ["run", CLEAN, "--workflow", "fresh", "--context", "reuse"],
+        2,
+        "--context reuse cannot be combined with --workflow fresh",
+    ),
+    (["run", CLEAN, "--runner"], 2, f"{CLEAN} is a class CleanWorkflow, not an async function"),
+    (
+        ["run", CLEAN, "--json", "no/such/dir/r.json"],
+        2,
+        "--json no/such/dir/r.json: no such directory no/such/dir",
+    ),
+    (["run", CLEAN, "--json", "samples"], 2, "--json samples is a directory"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "line"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_bad_input_gets_one_line_and_exit_code(args: list[str], code: int, line: str) -> None:
+    result = run_cli(*args)
+    assert result.code == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"wfleak: error: {line}")
+    assert "Traceback" not in result.stdout
+
+
+def test_unreadable_input_file(tmp_path: Path) -> None:
+    folder = tmp_path / "input.json"
+    folder.mkdir()
+    result = run_cli("run", CLEAN, "--input-file", str(folder))
+    assert result.code == 2
+    assert result.stderr.strip() == f"wfleak: error: Is a directory, not a JSON file: {folder}"
+
+
+def test_help_teaches_the_exit_codes() -> None:
+    result = run_cli("run", "--help")
+    assert result.code == 0
+    flat = " ".join(result.stdout.split())
+    assert "Exit codes: 0 analysis done" in flat
+    assert "130 interrupted" in flat
+    for option in ("--iterations", "--workflow", "--context", "--runner", "--memray", "--json"):
+        assert option in result.stdout

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"TERM": "dumb", "COLUMNS": "120", "NO_COLOR": "1"})
+    return env
+
+
+def run_cli(*args: str, timeout: float = 240, cwd: Path = ROOT) -> CliResult:
+    """``python -m wfleak ARGS`` in a subprocess, as a user would run it."""
+    process = subprocess.run(
+        [sys.executable, "-m", "wfleak", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=cli_env(),
+        timeout=timeout,
+    )
+    return CliResult(process.returncode, process.stdout, process.stderr)
+
+
+@pytest.fixture(autouse=True)
+def _repo_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
