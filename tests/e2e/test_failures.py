@@ -15,12 +15,18 @@ from tests.conftest import ROOT, cli_env, run_cli
 BROKEN = "tests/fixtures/broken.py"
 
 
+def line_of(path: str, text: str) -> int:
+    lines = (ROOT / path).read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
 def test_raising_workflow_exits_3_with_one_line(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     result = run_cli("run", f"{BROKEN}:RaisingWorkflow", "--json", str(out))
     assert result.code == 3
+    raise_line = line_of(BROKEN, "the model said no")
     assert result.stderr.strip().splitlines()[-1] == (
-        "wfleak: warm-up run 1 failed: ValueError: the model said no (tests/fixtures/broken.py:16)"
+        f"wfleak: warm-up run 1 failed: ValueError: the model said no ({BROKEN}:{raise_line})"
     )
     assert "Traceback" not in result.stderr + result.stdout
     report = json.loads(out.read_text())

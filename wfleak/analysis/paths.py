@@ -1,0 +1,154 @@
+"""Shortest retention paths from a root to a leaked object, and retained sizes.
+
+Roots are what keeps things alive in a service: module globals, classes, the running event
+loop (its ready queue and timers), pending tasks, the shared workflow instance, and anything
+held only from C or a running frame (which the GC cannot see, so no referrer is found).
+The walk goes backwards over referrers; references held by framework objects cost more, so an
+application path is shown first when both exist (LeakCanary's "library leaks explored last").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import heapq
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from wfleak.analysis.edges import is_framework_object, size_of
+from wfleak.analysis.heap import HeapIndex
+
+FRAMEWORK_EDGE_COST = 16
+"""An edge whose holder is a framework object weighs as much as this many application edges."""
+MAX_VISITED = 2_000_000
+
+
+class RootKind(str, Enum):
+    MODULE = "module"
+    CLASS = "class"
+    EVENT_LOOP = "event loop"
+    PENDING_TASK = "pending task"
+    SHARED_WORKFLOW = "shared workflow"
+    REUSED_CONTEXT = "reused Context"
+    UNSEEN = "held outside the GC's view"
+
+
+@dataclass(frozen=True)
+class Root:
+    kind: RootKind
+    name: str
+
+
+class RootFinder:
+    """Decides whether an object is a root, given what the driver holds on purpose."""
+
+    def __init__(self, held: dict[int, RootKind]) -> None:
+        self._held = held
+
+    def root_of(self, obj: Any) -> Root | None:
+        held = self._held.get(id(obj))
+        if held is not None:
+            return Root(held, type(obj).__qualname__)
+        if isinstance(obj, types.ModuleType):
+            return Root(RootKind.MODULE, obj.__name__)
+        if isinstance(obj, type):
+            return Root(RootKind.CLASS, f"{obj.__module__}.{obj.__qualname__}")
+        if isinstance(obj, asyncio.AbstractEventLoop):
+            return Root(RootKind.EVENT_LOOP, "event loop")
+        return None
+
+
+@dataclass(frozen=True)
+class RetentionPath:
+    root: Root
+    objects: list[Any]
+    """From the root to the leaked object."""
+
+
+def shortest_path(
+    index: HeapIndex,
+    target: int,
+    roots: RootFinder,
+    is_framework: Callable[[Any], bool] = is_framework_object,
+) -> RetentionPath | None:
+    """Cheapest referrer chain from a root down to ``index.objects[target]``."""
+    objects = index.objects
+    best: dict[int, int] = {target: 0}
+    came_from: dict[int, int] = {}
+    queue: list[tuple[int, int]] = [(0, target)]
+    unseen_candidate: int | None = None
+    while queue and len(best) < MAX_VISITED:
+        cost, current = heapq.heappop(queue)
+        if cost > best.get(current, sys.maxsize):
+            continue
+        obj = objects[current]
+        root = roots.root_of(obj) if current != target else None
+        if root is not None:
+            return _assemble(index, current, came_from, root)
+        has_referrer = False
+        for referrer in index.referrers(current):
+            has_referrer = True
+            step = FRAMEWORK_EDGE_COST if is_framework(objects[referrer]) else 1
+            new_cost = cost + step
+            if new_cost < best.get(referrer, sys.maxsize):
+                best[referrer] = new_cost
+                came_from[referrer] = current
+                heapq.heappush(queue, (new_cost, referrer))
+        if not has_referrer and current != target and unseen_candidate is None:
+            unseen_candidate = current
+    if unseen_candidate is not None:
+        return _assemble(
+            index,
+            unseen_candidate,
+            came_from,
+            Root(RootKind.UNSEEN, type(objects[unseen_candidate]).__qualname__),
+        )
+    return None
+
+
+def _assemble(index: HeapIndex, start: int, came_from: dict[int, int], root: Root) -> RetentionPath:
+    chain = [start]
+    while chain[-1] in came_from:
+        chain.append(came_from[chain[-1]])
+    return RetentionPath(root=root, objects=[index.objects[i] for i in chain])
+
+
+def retained_size(index: HeapIndex, target: int, limit: int = 200_000) -> int:
+    """Bytes freed if ``target`` were freed: it and everything reachable only through it.
+
+    A breadth-first dominator approximation: an object joins the retained set once every one
+    of its referrers is in the set already.
+    """
+    retained = {target}
+    frontier = [target]
+    while frontier and len(retained) < limit:
+        next_frontier: list[int] = []
+        for current in frontier:
+            for child in index.referents(current):
+                if child in retained:
+                    continue
+                if all(r in retained for r in index.referrers(child)):
+                    retained.add(child)
+                    next_frontier.append(child)
+        frontier = next_frontier
+    objects = index.objects
+    total = 0
+    for i in retained:
+        obj = objects[i]
+        total += size_of(obj)
+        total += _untracked_children_size(obj)
+    return total
+
+
+def _untracked_children_size(obj: Any) -> int:
+    """Sizes of untracked referents (strings, bytes, numbers) that only this object holds."""
+    total = 0
+    for child in gc.get_referents(obj):
+        # The references below: the loop variable, getrefcount's argument, the referents list.
+        if not gc.is_tracked(child) and sys.getrefcount(child) <= 4:
+            total += size_of(child)
+    return total
