@@ -154,6 +154,14 @@ class WorkflowProvider:
             handler = workflow.run(**self._input)
         await handler
 
+    @property
+    def shared_workflow(self) -> Any:
+        return self._shared
+
+    @property
+    def reused_context(self) -> Any:
+        return self._context
+
     def release(self) -> None:
         self._shared = None
         self._context = None
@@ -166,7 +174,7 @@ async def run_with_timeout(provider: WorkflowProvider, timeout: float | None) ->
             await provider.run_once()
         else:
             await asyncio.wait_for(provider.run_once(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return RunOutcome(ok=False, error=f"timed out after {timeout:g}s", timed_out=True)
     except Exception as exc:
         description = describe_exception(exc)

@@ -83,6 +83,12 @@ def is_workflow(obj: object) -> bool:
     return isinstance(obj, workflow_classes())
 
 
+def module_of(tp: type) -> str:
+    """A type's module name; a class body can make ``__module__`` anything, so check."""
+    module = getattr(tp, "__module__", None)
+    return module if isinstance(module, str) else ""
+
+
 class FrameworkTypes:
     """Decides, once per type, whether an object belongs to the framework's per-run state."""
 
@@ -98,7 +104,7 @@ class FrameworkTypes:
     def __contains__(self, tp: type) -> bool:
         decided = self._decided.get(tp)
         if decided is None:
-            module = getattr(tp, "__module__", None) or ""
+            module = module_of(tp)
             decided = issubclass(tp, self._bases) or module.startswith(FRAMEWORK_MODULE_PREFIXES)
             self._decided[tp] = decided
         return decided
@@ -106,7 +112,7 @@ class FrameworkTypes:
 
 def type_name(tp: type) -> str:
     """``module.Qualname`` with the framework's long module paths kept readable."""
-    module = getattr(tp, "__module__", "") or ""
+    module = module_of(tp)
     qualname = getattr(tp, "__qualname__", tp.__name__)
     if module in ("builtins", ""):
         return qualname

@@ -173,7 +173,9 @@ class WorkerSession:
             return f"warm-up run {self.stream.warmup_done + 1}"
         if self.stream.phase == "measure":
             return f"run {len(self.stream.samples) + 1}"
-        return "the worker"
+        if self.stream.phase == "analyse":
+            return "the analysis after the runs"
+        return "loading of the target"
 
     def _crashed(self, code: int, log: IO[bytes]) -> Report:
         how = f"was killed by {_signal_name(code)}" if code < 0 else f"exited with status {code}"

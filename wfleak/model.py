@@ -9,12 +9,12 @@ field is removed or changes meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 SCHEMA_VERSION = 1
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """Overall outcome, most severe first: LEAK, then CYCLE, then OK."""
 
     OK = "ok"
@@ -26,14 +26,14 @@ class Verdict(str, Enum):
         return {Verdict.OK: 0, Verdict.CYCLE: 1, Verdict.LEAK: 2}[self]
 
 
-class WorkflowMode(str, Enum):
+class WorkflowMode(StrEnum):
     """How the workflow instance is provided to each run."""
 
     SHARED = "shared"
     FRESH = "fresh"
 
 
-class ContextMode(str, Enum):
+class ContextMode(StrEnum):
     """How the Context is provided to each run."""
 
     AUTO = "auto"
@@ -41,7 +41,7 @@ class ContextMode(str, Enum):
     REUSE = "reuse"
 
 
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     """Why measuring ended before all runs were done."""
 
     FAILED = "failed"
@@ -51,12 +51,12 @@ class StopReason(str, Enum):
     MAX_TIME = "max_time"
 
 
-class FindingKind(str, Enum):
+class FindingKind(StrEnum):
     LEAK = "leak"
     CYCLE = "cycle"
 
 
-class Origin(str, Enum):
+class Origin(StrEnum):
     """Whose code a finding points at (LeakCanary's app leaks vs library leaks)."""
 
     APP = "app"

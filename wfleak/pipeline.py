@@ -24,11 +24,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wfleak import __version__, framework
+from wfleak.analysis.explain import CycleInspector, cycle_finding, explain_leaks, is_own
+from wfleak.analysis.heap import HeapIndex
+from wfleak.analysis.paths import RootFinder, RootKind
 from wfleak.analysis.verdict import judge
 from wfleak.driver import RunOutcome, WorkflowProvider, run_with_timeout
 from wfleak.errors import UsageError
 from wfleak.model import (
     Environment,
+    Finding,
+    FindingKind,
     Leftover,
     MemraySummary,
     Report,
@@ -154,13 +159,16 @@ class Measurement:
         self.leftovers: list[Leftover] = []
         self.retained_by_type: dict[str, int] = {}
         self.memray: MemraySummary | None = None
+        self.cycles = CycleInspector(self.framework_types.__contains__)
+        self.explained: list[Finding] = []
+        self.growth_samples: list[Any] = []
 
     def _is_own(self, obj: object) -> bool:
         return (
             self.tracker.is_own(obj)
             or self.timers.is_own(obj)
             or obj is self.first_types
-            or type(obj).__module__ == "tracemalloc"
+            or framework.module_of(type(obj)) == "tracemalloc"
         )
 
     def _fail(self, index: int, warmup: bool, error: str, timed_out: bool) -> None:
@@ -201,7 +209,8 @@ class Measurement:
         self.timers.adopt(young, index)
         del young
         alive_before = self.tracker.alive()
-        garbage = collect_cycle_garbage(self.framework_types.__contains__)
+        self.cycles.run = index
+        garbage = collect_cycle_garbage(self.framework_types.__contains__, self.cycles)
         alive_after = self.tracker.alive()
         scheduled = _scheduled_ids()
         live_timers, cancelled_timers = leftover_probe.count_timers(
@@ -253,6 +262,7 @@ class Measurement:
                         break
             self.observer(Progress("analyse", 0, 1))
             self.last_types = memory.live_type_counts(self._is_own)
+            self.growth_samples = self._growth_samples()
             self.last_snapshot = memory.take_snapshot()
             self.retained_by_type = self.tracker.alive_by_type()
             tasks = [
@@ -264,6 +274,61 @@ class Measurement:
             timers = [t for t in self.timers.live_objects() if id(t) in scheduled]
             self.leftovers = leftover_probe.summarise(tasks, timers)
             del tasks, timers
+
+    def _growth_samples(self) -> list[Any]:
+        """A few objects of each growing type, made by the measured runs (while the older heap
+        is still frozen out of view), oldest first: the ones surely not the latest run's."""
+        # Only types that grew by about one object per run or more: a lazily filled cache
+        # grows a little and stops, which is not what leaked.
+        minimum = max(2, (self.settings.iterations - 1) // 2)
+        growing = {
+            row.type_name
+            for row in memory.type_growth(self.first_types, self.last_types, limit=3)
+            if row.delta >= minimum
+        }
+        picked: dict[str, int] = {}
+        samples: list[Any] = []
+        for obj in gc.get_objects():
+            name = framework.type_name(type(obj))
+            if name in growing and picked.get(name, 0) < 3 and not self._is_own(obj):
+                picked[name] = picked.get(name, 0) + 1
+                samples.append(obj)
+        return samples
+
+    def _explain(self, provider: WorkflowProvider) -> None:
+        """Retention paths for what leaked; runs only when the samples say LEAK."""
+        runs = self.samples.read()
+        growth = memory.type_growth(self.first_types, self.last_types)
+        _, _, findings = judge(runs, self.settings, self.tracker.alive_by_type(), growth)
+        if not any(f.kind is FindingKind.LEAK for f in findings):
+            self.growth_samples = []
+            return
+        self.observer(Progress("analyse", 0, 1, message="building the reference index"))
+        leaked = self.tracker.live_objects()
+        counts = self.tracker.alive_by_type()
+        if not leaked:
+            leaked, self.growth_samples = self.growth_samples, []
+            counts = {row.type_name.rsplit(".", 1)[-1]: row.delta for row in growth}
+        own = {id(leaked), id(self.growth_samples)}
+        timers = self.timers.live_objects()
+        own.add(id(timers))
+        roots = RootFinder(
+            {
+                id(obj): kind
+                for obj, kind in (
+                    (provider.shared_workflow, RootKind.SHARED_WORKFLOW),
+                    (provider.reused_context, RootKind.REUSED_CONTEXT),
+                )
+                if obj is not None
+            }
+        )
+        index = HeapIndex.build(lambda obj: id(obj) in own or is_own(obj))
+        try:
+            self.explained = explain_leaks(index, leaked, counts, roots, also_leaked=timers)
+        finally:
+            index.release()
+            del leaked, timers
+            self.growth_samples = []
 
     def _warm_own_code_paths(self) -> None:
         """Let wfleak's own lazy caches (JSON encoder, regexes) fill before the heap is frozen,
@@ -283,6 +348,8 @@ class Measurement:
         recording = MemrayRecording.start(self.settings.memray_file)
         try:
             await self._measure(provider)
+            if self.stop is None or self.settings.keep_going:
+                self._explain(provider)
         finally:
             self.memray = recording.finish()
             if tracing_here:
@@ -330,6 +397,7 @@ def build_report(settings: Settings, runs: list[RunSample], measurement: Measure
     sites = memory.growing_sites(measurement.first_snapshot, measurement.last_snapshot)
     growth: list[TypeGrowth] = memory.type_growth(measurement.first_types, measurement.last_types)
     verdict, trends, findings = judge(runs, settings, measurement.retained_by_type, growth)
+    findings = merge_explanations(findings, measurement.explained, measurement.cycles)
     return Report(
         target=settings.target,
         environment=environment(),
@@ -351,6 +419,17 @@ def build_report(settings: Settings, runs: list[RunSample], measurement: Measure
     )
 
 
+def merge_explanations(
+    findings: list[Finding], explained: list[Finding], cycles: CycleInspector
+) -> list[Finding]:
+    """Explained leaks replace the generic ones they account for; the ring joins the CYCLE."""
+    merged = list(explained)
+    if not explained:
+        merged += [f for f in findings if f.kind is FindingKind.LEAK]
+    merged += [cycle_finding(f, cycles.sketch) for f in findings if f.kind is FindingKind.CYCLE]
+    return merged
+
+
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what the runs left pending so the loop closes without warnings."""
     try:
@@ -361,7 +440,7 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
             loop.run_until_complete(
                 asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 5)
             )
-    except (asyncio.TimeoutError, RuntimeError, KeyboardInterrupt):
+    except (TimeoutError, RuntimeError, KeyboardInterrupt):
         pass
     finally:
         loop.close()

@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,7 +27,7 @@ from wfleak.errors import TargetError
 _MISSING = object()
 
 
-class TargetKind(str, Enum):
+class TargetKind(StrEnum):
     CLASS = "class"
     INSTANCE = "instance"
     FACTORY = "factory"

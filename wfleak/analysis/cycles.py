@@ -11,9 +11,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 
-def strongly_connected(
-    count: int, successors: Callable[[int], Sequence[int]]
-) -> list[list[int]]:
+def strongly_connected(count: int, successors: Callable[[int], Sequence[int]]) -> list[list[int]]:
     """Components with more than one node, or a node that refers to itself."""
     index_of = [-1] * count
     low = [0] * count

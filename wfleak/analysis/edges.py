@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wfleak.framework import FRAMEWORK_MODULE_PREFIXES
+from wfleak.framework import FRAMEWORK_MODULE_PREFIXES, module_of
 from wfleak.probes.memory import display_path
 from wfleak.safe_repr import safe_repr, truncate
 
@@ -89,7 +89,7 @@ def _attribute_label(src: Any, dst: Any) -> str | None:
                 return f".{name}"
         except AttributeError:
             continue
-    if type(src).__module__ in _C_MODULES or isinstance(src, asyncio.Future):
+    if module_of(type(src)) in _C_MODULES or isinstance(src, asyncio.Future):
         for name in dir(type(src)):
             if name.startswith("__"):
                 continue
@@ -138,6 +138,16 @@ def _label(src: Any, dst: Any) -> str | None:
         return ".cell_contents"
     if isinstance(src, types.MethodType):
         return ".__self__" if src.__self__ is dst else ".__func__"
+    if isinstance(src, types.BuiltinMethodType) and getattr(src, "__self__", None) is dst:
+        return ".__self__"
+    if isinstance(src, asyncio.Future):
+        for position, (callback, _context) in enumerate(src._callbacks or ()):
+            if callback is dst:
+                return f"._callbacks[{position}]"
+        if isinstance(dst, types.TracebackType):
+            return "._exception's traceback"
+    if type(src).__name__ == "_lru_cache_wrapper" and isinstance(dst, dict):
+        return "(cache)"
     if isinstance(src, contextvars.Context):
         for var, value in src.items():
             if value is dst:
@@ -173,7 +183,7 @@ def _is_hamt(obj: Any) -> bool:
 
 def _closure_label(function: types.FunctionType, cell: Any) -> str | None:
     closure = function.__closure__ or ()
-    for name, candidate in zip(function.__code__.co_freevars, closure):
+    for name, candidate in zip(function.__code__.co_freevars, closure, strict=False):
         if candidate is cell:
             return f"closure '{name}'"
     return None
@@ -227,7 +237,7 @@ def _is_namespace_of(owner: Any, namespace: dict[Any, Any]) -> bool:
 
 
 def is_framework_object(obj: Any) -> bool:
-    module = getattr(type(obj), "__module__", "") or ""
+    module = module_of(type(obj))
     return module.startswith(FRAMEWORK_MODULE_PREFIXES)
 
 
@@ -255,7 +265,7 @@ def _node_label(obj: Any) -> str:
     if isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
     if isinstance(obj, type):
-        return f"class {obj.__module__}.{obj.__qualname__}"
+        return f"class {module_of(obj)}.{obj.__qualname__}"
     if isinstance(obj, (dict, list, tuple, set, frozenset, deque)):
         return f"{type(obj).__name__} ({len(obj)} items)"
     if isinstance(obj, types.FunctionType):

@@ -48,7 +48,7 @@ class HeapIndex:
         self.offsets = counts
         fill = array("q", counts)
         referrers = array("q", bytes(8 * len(sources)))
-        for i, j in zip(sources, targets):
+        for i, j in zip(sources, targets, strict=True):
             referrers[fill[j]] = i
             fill[j] += 1
         self.referrer_table = referrers

@@ -16,18 +16,19 @@ import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from wfleak.analysis.edges import is_framework_object, size_of
 from wfleak.analysis.heap import HeapIndex
+from wfleak.framework import module_of
 
 FRAMEWORK_EDGE_COST = 16
 """An edge whose holder is a framework object weighs as much as this many application edges."""
 MAX_VISITED = 2_000_000
 
 
-class RootKind(str, Enum):
+class RootKind(StrEnum):
     MODULE = "module"
     CLASS = "class"
     EVENT_LOOP = "event loop"
@@ -56,7 +57,7 @@ class RootFinder:
         if isinstance(obj, types.ModuleType):
             return Root(RootKind.MODULE, obj.__name__)
         if isinstance(obj, type):
-            return Root(RootKind.CLASS, f"{obj.__module__}.{obj.__qualname__}")
+            return Root(RootKind.CLASS, f"{module_of(obj)}.{obj.__qualname__}")
         if isinstance(obj, asyncio.AbstractEventLoop):
             return Root(RootKind.EVENT_LOOP, "event loop")
         return None
@@ -117,38 +118,64 @@ def _assemble(index: HeapIndex, start: int, came_from: dict[int, int], root: Roo
     return RetentionPath(root=root, objects=[index.objects[i] for i in chain])
 
 
-def retained_size(index: HeapIndex, target: int, limit: int = 200_000) -> int:
+def _module_namespaces() -> set[int]:
+    return {id(vars(module)) for module in list(sys.modules.values()) if module is not None}
+
+
+def _is_boundary(obj: Any, namespaces: set[int]) -> bool:
+    """Objects that are never part of one run's private memory (and lead to the whole heap)."""
+    return id(obj) in namespaces or isinstance(
+        obj, (types.ModuleType, type, types.CodeType, asyncio.AbstractEventLoop)
+    )
+
+
+def retained_size(
+    index: HeapIndex, target: int, roots: RootFinder | None = None, limit: int = 50_000
+) -> int:
     """Bytes freed if ``target`` were freed: it and everything reachable only through it.
 
-    A breadth-first dominator approximation: an object joins the retained set once every one
-    of its referrers is in the set already.
+    Everything reachable from ``target`` (not crossing modules, classes, functions, the loop or
+    the driver's own roots), minus whatever of it is also reachable from an object of that set
+    that has a referrer outside it.
     """
-    retained = {target}
-    frontier = [target]
-    while frontier and len(retained) < limit:
-        next_frontier: list[int] = []
-        for current in frontier:
-            for child in index.referents(current):
-                if child in retained:
-                    continue
-                if all(r in retained for r in index.referrers(child)):
-                    retained.add(child)
-                    next_frontier.append(child)
-        frontier = next_frontier
     objects = index.objects
+    namespaces = _module_namespaces()
+    reach = {target}
+    order = [target]
+    for current in order:
+        if len(reach) >= limit:
+            break
+        for child in index.referents(current):
+            obj = objects[child]
+            if child in reach or _is_boundary(obj, namespaces):
+                continue
+            if roots is not None and roots.root_of(obj) is not None:
+                continue
+            reach.add(child)
+            order.append(child)
+    shared = [i for i in order[1:] if any(r not in reach for r in index.referrers(i))]
+    shared_set = set(shared)
+    for current in shared:
+        for child in index.referents(current):
+            if child in reach and child != target and child not in shared_set:
+                shared_set.add(child)
+                shared.append(child)
     total = 0
-    for i in retained:
-        obj = objects[i]
-        total += size_of(obj)
-        total += _untracked_children_size(obj)
+    for i in order:
+        if i not in shared_set:
+            obj = objects[i]
+            total += size_of(obj) + _untracked_children_size(obj)
     return total
 
 
-def _untracked_children_size(obj: Any) -> int:
-    """Sizes of untracked referents (strings, bytes, numbers) that only this object holds."""
+def _untracked_children_size(obj: Any, depth: int = 3) -> int:
+    """Sizes of untracked referents (strings, bytes, numbers, and dicts or tuples holding only
+    such) that only this object holds."""
     total = 0
     for child in gc.get_referents(obj):
-        # The references below: the loop variable, getrefcount's argument, the referents list.
+        # References counted: the holder, the referents list, the loop variable, the argument.
         if not gc.is_tracked(child) and sys.getrefcount(child) <= 4:
             total += size_of(child)
+            if depth > 1 and isinstance(child, (dict, tuple)):
+                total += _untracked_children_size(child, depth - 1)
     return total

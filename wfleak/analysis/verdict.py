@@ -69,21 +69,23 @@ def _leak_findings(
     trends: Sequence[Trend],
     retained_by_type: dict[str, int],
     type_growth: Sequence[TypeGrowth],
+    last_retained: int,
 ) -> list[Finding]:
     by_metric = {t.metric: t for t in trends}
     findings: list[Finding] = []
     framework = by_metric["retained framework objects"]
     if framework.growing:
+        retained = _counts_text(retained_by_type) or f"{last_retained} framework objects"
         findings.append(
             Finding(
                 kind=FindingKind.LEAK,
                 title="Framework objects from finished runs stay reachable",
                 summary=(
-                    f"{_counts_text(retained_by_type)} from finished runs are still reachable "
+                    f"{retained} from finished runs are still reachable "
                     f"after a full gc.collect(), +{framework.slope:.1f} per run"
                 ),
                 fingerprint="retained-framework-objects",
-                count=sum(retained_by_type.values()),
+                count=sum(retained_by_type.values()) or last_retained,
             )
         )
     objects = by_metric["live objects"]
@@ -155,9 +157,10 @@ def judge(
     # Failed runs are measured too: error paths are a classic source of leaks.
     measured = list(runs)
     trends = compute_trends(measured, settings)
-    findings = _leak_findings(trends, retained_by_type, type_growth) + _cycle_findings(
-        measured, settings
-    )
+    last_retained = measured[-1].framework_alive_after_gc if measured else 0
+    findings = _leak_findings(
+        trends, retained_by_type, type_growth, last_retained
+    ) + _cycle_findings(measured, settings)
     verdict = max(
         (Verdict(f.kind.value) for f in findings), key=lambda v: v.severity, default=Verdict.OK
     )

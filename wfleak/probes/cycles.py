@@ -21,7 +21,7 @@ class CycleGarbage:
 
 def collect_cycle_garbage(
     is_framework: Callable[[type], bool],
-    inspect_garbage: Callable[[list[Any]], None] | None = None,
+    inspect_garbage: Callable[[list[Any], dict[str, int]], None] | None = None,
 ) -> CycleGarbage:
     """Run a full collection that saves the unreachable objects, count them, then free them.
 
@@ -42,7 +42,7 @@ def collect_cycle_garbage(
     )
     count = len(garbage)
     if inspect_garbage is not None and count:
-        inspect_garbage(garbage)
+        inspect_garbage(garbage, dict(framework_types))
     before = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
     garbage.clear()
     gc.collect()

@@ -43,12 +43,24 @@ def is_own_file(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_WFLEAK_DIR + os.sep)
 
 
+@cache
 def display_path(filename: str) -> str:
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:
+    """Relative to the current directory for the user's files; relative to its import root
+    (``site-packages``, the stdlib) for a library's, as ``llama_index/core/workflow/...``."""
+    if filename.startswith("<"):
         return filename
-    return filename if relative.startswith("..") else relative
+    path = os.path.abspath(filename)
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        relative = path
+    if not relative.startswith(".."):
+        return relative
+    for root in sorted((p for p in sys.path if p), key=len, reverse=True):
+        root = os.path.abspath(root) + os.sep
+        if path.startswith(root):
+            return path[len(root) :]
+    return filename
 
 
 def to_frame(frame: tracemalloc.Frame) -> Frame:

@@ -227,7 +227,9 @@ def render(report: Report, console: Console) -> None:
         report.findings, key=lambda f: (f.origin is Origin.FRAMEWORK, f.kind is FindingKind.CYCLE)
     ):
         console.print(_finding(finding))
-    for section in (_types(report), _sites(report), _leftovers(report), _memray(report)):
+    # Growth tables of a run that does not leak are noise; the JSON keeps them.
+    growth = (_types(report), _sites(report)) if report.verdict is Verdict.LEAK else ()
+    for section in (*growth, _leftovers(report), _memray(report)):
         if section is not None:
             console.print(section)
     for note in report.notes:

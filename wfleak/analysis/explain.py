@@ -1,0 +1,484 @@
+"""Explain findings: which references hold the memory, where it was made, how to fix it.
+
+Runs in the worker after the measured runs, on the live heap, and turns everything it learns
+into model objects (strings and numbers) before it returns, so no live object escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import tracemalloc
+import types
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from wfleak import framework
+from wfleak.analysis import patterns
+from wfleak.analysis.cycles import shortest_cycle, strongly_connected
+from wfleak.analysis.edges import (
+    Hop,
+    compress,
+    is_framework_object,
+    node_label,
+    size_of,
+    type_label,
+)
+from wfleak.analysis.heap import HeapIndex
+from wfleak.analysis.paths import RetentionPath, Root, RootFinder, RootKind, retained_size
+from wfleak.analysis.paths import shortest_path as find_path
+from wfleak.analysis.source import Mutation, find_mutations
+from wfleak.analysis.verdict import format_bytes
+from wfleak.framework import module_of, package_version, type_name
+from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin
+from wfleak.probes.memory import display_path, is_own_file, is_user_file
+
+SAMPLES_PER_TYPE = 3
+"""Leaked objects of one type whose paths are computed; the rest share their fingerprint."""
+MAX_TYPES = 6
+_PLUMBING = (
+    dict,
+    list,
+    tuple,
+    set,
+    frozenset,
+    types.CellType,
+    types.MethodType,
+    types.BuiltinMethodType,
+)
+_LOWEST_PRIORITY = 5
+
+
+def _priority(obj: Any) -> int:
+    """Which leaked objects to explain first: the ones that hold a run together."""
+    if framework.is_workflow(obj):
+        return 2
+    engines = framework.engines()
+    for rank, attribute in ((0, "context"), (1, "handler"), (4, "event")):
+        if any(
+            isinstance(cls := getattr(e, attribute), type) and isinstance(obj, cls) for e in engines
+        ):
+            return rank
+    if isinstance(obj, asyncio.Task):
+        return 3
+    return _LOWEST_PRIORITY
+
+
+def is_own(obj: Any) -> bool:
+    """wfleak's own objects and frames, which must never appear in a path."""
+    tp = type(obj)
+    if module_of(tp).startswith("wfleak."):
+        return True
+    if isinstance(obj, types.FrameType):
+        code: Any = obj.f_code
+    elif isinstance(obj, (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)):
+        code = (
+            getattr(obj, "cr_code", None)
+            or getattr(obj, "gi_code", None)
+            or getattr(obj, "ag_code", None)
+        )
+    else:
+        return False
+    return isinstance(code, types.CodeType) and is_own_file(code.co_filename)
+
+
+@dataclass
+class _Graph:
+    """The nodes and edges of one finding, with stable ids in order of appearance."""
+
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    ids: dict[int, str] = field(default_factory=dict)
+
+    def node(self, obj: Any, root: bool = False) -> str:
+        key = id(obj)
+        existing = self.ids.get(key)
+        if existing is not None:
+            return existing
+        node_id = f"n{len(self.nodes)}"
+        self.ids[key] = node_id
+        self.nodes.append(
+            Node(
+                id=node_id,
+                type_name=type_label(obj),
+                label=node_label(obj),
+                size=size_of(obj),
+                framework=is_framework_object(obj),
+                root=root,
+            )
+        )
+        return node_id
+
+    def chain(self, hops: Sequence[Hop], final: Any, root: bool) -> list[str]:
+        """Nodes and edges along ``hops`` down to ``final``; a ring closes on its first node
+        because nodes are shared by identity."""
+        if not hops:
+            return [self.node(final, root=root)]
+        ids: list[str] = []
+        for k, hop in enumerate(hops):
+            source = self.node(hop.holder, root=root and k == 0)
+            if not ids:
+                ids.append(source)
+            held = hops[k + 1].holder if k + 1 < len(hops) else final
+            target = self.node(held)
+            self.edges.append(Edge(source, target, hop.label))
+            if target not in ids:
+                ids.append(target)
+        return ids
+
+
+def _steps(hops: Sequence[Hop]) -> list[patterns.Step]:
+    return [patterns.Step(holder=type_name(type(h.holder)), label=h.label) for h in hops]
+
+
+def _normalise(label: str) -> str:
+    return re.sub(r"\[[^\]]*\]", "[*]", label)
+
+
+def render_path(root: Root, hops: Sequence[Hop], target: Any) -> str:
+    """``samples.leaky_global.HISTORY[41] → Context``: how a person would write the path."""
+    start = {
+        RootKind.MODULE: root.name,
+        RootKind.CLASS: root.name,
+        RootKind.SHARED_WORKFLOW: f"<shared workflow {root.name}>",
+        RootKind.REUSED_CONTEXT: "<reused Context>",
+        RootKind.EVENT_LOOP: "<event loop>",
+        RootKind.PENDING_TASK: f"<pending task {root.name}>",
+        RootKind.UNSEEN: f"<{root.name} held outside the GC's view>",
+    }[root.kind]
+    text = start
+    for k, hop in enumerate(hops):
+        text += hop.label if hop.label[:1] in ".[{" else f" ({hop.label})"
+        held = hops[k + 1].holder if k + 1 < len(hops) else target
+        if not isinstance(held, _PLUMBING) or held is target:
+            text += f" → {type_label(held)}"
+    return text
+
+
+def _frames(traceback: tracemalloc.Traceback | None) -> list[Frame]:
+    if traceback is None:
+        return []
+    frames = [
+        Frame(filename=display_path(f.filename), lineno=f.lineno, user=is_user_file(f.filename))
+        for f in reversed(traceback)
+        if not is_own_file(f.filename)
+    ]
+    return sorted(frames, key=lambda f: not f.user)
+
+
+def allocation_frames(obj: Any) -> list[Frame]:
+    """Where ``obj`` was allocated, user frames first; falls back to what it directly holds
+    (Python 3.11 cannot report objects whose dict lives inline)."""
+    if not tracemalloc.is_tracing():
+        return []
+    frames = _frames(tracemalloc.get_object_traceback(obj))
+    if frames:
+        return frames
+    import gc
+
+    for child in gc.get_referents(obj):
+        frames = _frames(tracemalloc.get_object_traceback(child))
+        if frames:
+            return frames
+    return []
+
+
+def _container_name(root: Root, hops: Sequence[Hop]) -> tuple[str | None, str | None]:
+    """The container's name and the file to search for the line that fills it."""
+    if not hops or not hops[0].label.startswith("."):
+        return None, None
+    name = hops[0].label[1:]
+    holder = hops[0].holder
+    if root.kind is RootKind.MODULE:
+        return name, getattr(holder, "__file__", None)
+    if root.kind in (RootKind.CLASS, RootKind.SHARED_WORKFLOW, RootKind.REUSED_CONTEXT):
+        klass = holder if isinstance(holder, type) else type(holder)
+        module = sys.modules.get(module_of(klass))
+        return name, getattr(module, "__file__", None)
+    return None, None
+
+
+def _mutation(root: Root, hops: Sequence[Hop]) -> Mutation | None:
+    name, filename = _container_name(root, hops)
+    if name is None or filename is None or not is_user_file(filename):
+        return None
+    found = find_mutations(filename, name)
+    return found[0] if found else None
+
+
+def _task_creation(objects: Sequence[Any]) -> Frame | None:
+    for obj in objects:
+        if type(obj).__name__ == "Task":
+            for frame in allocation_frames(obj):
+                if frame.user:
+                    return frame
+    return None
+
+
+def _cache_definition(objects: Sequence[Any]) -> str | None:
+    for obj in objects:
+        wrapped = getattr(obj, "__wrapped__", None)
+        code = getattr(wrapped, "__code__", None)
+        if type(obj).__name__ == "_lru_cache_wrapper" and code is not None:
+            return f"{display_path(code.co_filename)}:{code.co_firstlineno}"
+    return None
+
+
+def _installed_note(pattern: patterns.Pattern) -> str:
+    notes = []
+    for affected in pattern.affected:
+        installed = package_version(affected.package)
+        if installed is not None:
+            notes.append(
+                f"installed {affected.package} {installed} is affected ({affected.describe()})"
+            )
+    return "; ".join(notes)
+
+
+def _concrete_fix(
+    pattern: patterns.Pattern | None, root: Root, hops: Sequence[Hop], objects: Sequence[Any]
+) -> str:
+    if pattern is not None and pattern.origin is Origin.FRAMEWORK:
+        note = _installed_note(pattern)
+        return f"{pattern.fix} ({note})" if note else pattern.fix
+    general = (
+        pattern.fix
+        if pattern is not None
+        else (
+            "Find where this reference is made and drop it when the run ends; keep ids or "
+            "weakref.ref() instead of the objects."
+        )
+    )
+    mutation = _mutation(root, hops)
+    if mutation is not None:
+        return f"Remove or bound `{mutation.code}` at {mutation.where}. {general}"
+    created = _task_creation(objects)
+    if created is not None:
+        return f"The task is created at {created.filename}:{created.lineno}. {general}"
+    definition = _cache_definition(objects)
+    if definition is not None:
+        return f"The cache is defined at {definition}. {general}"
+    return general
+
+
+@dataclass(frozen=True)
+class _Explained:
+    fingerprint: str
+    path: RetentionPath
+    hops: list[Hop]
+    target_type: str
+
+
+def explain_leaks(
+    index: HeapIndex,
+    leaked: Sequence[Any],
+    counts: dict[str, int],
+    roots: RootFinder,
+    also_leaked: Sequence[Any] = (),
+) -> list[Finding]:
+    """One finding per distinct retention path (fingerprint), biggest first.
+
+    ``also_leaked`` are other objects the runs left behind (their timers): a path through one
+    of them is explained by whatever holds that object.
+    """
+    by_type: dict[str, list[Any]] = defaultdict(list)
+    for obj in leaked:
+        by_type[type_label(obj)].append(obj)
+    chosen_types = sorted(by_type, key=lambda n: (_priority(by_type[n][0]), -len(by_type[n]), n))[
+        :MAX_TYPES
+    ]
+    leaked_ids = {id(obj) for obj in leaked}
+    other_ids = {id(obj) for obj in also_leaked}
+    covered: set[int] = set()
+    found: list[tuple[str, Any, int, RetentionPath, int]] = []
+    for name in chosen_types:
+        for obj in by_type[name][:SAMPLES_PER_TYPE]:
+            position = index.index_of(obj)
+            if position is None:
+                continue
+            path = find_path(index, position, roots)
+            if path is None:
+                continue
+            through = {id(o) for o in path.objects[:-1]}
+            if through & leaked_ids or through & covered:
+                # Held through another leaked object: that object's finding explains it.
+                continue
+            covered.update(through & other_ids)
+            # Sizes first: labelling reads instance dicts, which can create dict objects the
+            # index has never seen.
+            found.append((name, obj, position, path, retained_size(index, position, roots)))
+    groups: dict[str, list[tuple[_Explained, Any, int]]] = defaultdict(list)
+    for name, obj, _position, path, size in found:
+        hops = compress(path.objects)
+        fingerprint = "|".join(
+            [path.root.kind.value, path.root.name]
+            + [f"{type_name(type(h.holder))}{_normalise(h.label)}" for h in hops]
+            + [name]
+        )
+        groups[fingerprint].append((_Explained(fingerprint, path, hops, name), obj, size))
+    findings = [_leak_finding(members, counts) for members in groups.values() if members]
+    findings.sort(key=lambda f: -(f.retained_bytes * max(f.count, 1)))
+    return findings
+
+
+def _leak_finding(members: list[tuple[_Explained, Any, int]], counts: dict[str, int]) -> Finding:
+    explained, target, size = members[0]
+    path, hops = explained.path, explained.hops
+    steps = [*_steps(hops), patterns.Step(holder=type_name(type(target)), label="")]
+    pattern = patterns.match(FindingKind.LEAK, path.root.kind.value, steps, type_name(type(target)))
+    graph = _Graph()
+    ids = graph.chain(hops, target, root=True)
+    count = counts.get(explained.target_type, len(members))
+    text = render_path(path.root, hops, target)
+    origin = (
+        pattern.origin
+        if pattern is not None
+        else (
+            Origin.FRAMEWORK
+            if any(is_framework_object(h.holder) for h in hops) and not _app_holder(hops)
+            else Origin.APP
+        )
+    )
+    return Finding(
+        kind=FindingKind.LEAK,
+        title=pattern.title if pattern else f"{explained.target_type} objects stay reachable",
+        summary=f"{count} × {explained.target_type} retained via {text} "
+        f"({format_bytes(size)} each)",
+        origin=origin,
+        fingerprint=explained.fingerprint,
+        count=count,
+        retained_bytes=size,
+        pattern_id=pattern.id if pattern else None,
+        explanation=pattern.explanation
+        if pattern
+        else ("No known pattern matches this path; the path shows which reference to cut."),
+        fix=_concrete_fix(pattern, path.root, hops, path.objects),
+        fix_example=pattern.fix_example if pattern else "",
+        path=ids,
+        nodes=graph.nodes,
+        edges=graph.edges,
+        allocation_sites=allocation_frames(target)[:6],
+    )
+
+
+def _app_holder(hops: Sequence[Hop]) -> bool:
+    """Whether any reference on the path is held by an object of the user's own classes."""
+    for hop in hops:
+        module = sys.modules.get(module_of(type(hop.holder)))
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str) and is_user_file(filename):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class CycleSketch:
+    """The ring found in one run's cycle garbage, already turned into model objects."""
+
+    run: int
+    ring_text: str
+    nodes: list[Node]
+    edges: list[Edge]
+    ring: list[str]
+    component_size: int
+    pattern_id: str | None
+
+
+class CycleInspector:
+    """Handed to the cycle probe: finds the ring that holds the run's framework objects."""
+
+    def __init__(self, is_framework: Callable[[type], bool]) -> None:
+        self._is_framework = is_framework
+        self.sketch: CycleSketch | None = None
+        self.run = 0
+
+    def __call__(self, garbage: list[Any], framework_types: dict[str, int]) -> None:
+        # The first run whose garbage holds framework objects; else the second run's garbage.
+        if self.sketch is not None or not (framework_types or self.run == 2):
+            return
+        import gc
+
+        position = {id(obj): k for k, obj in enumerate(garbage)}
+        successors: list[list[int]] = []
+        for obj in garbage:
+            successors.append(
+                [j for r in gc.get_referents(obj) if (j := position.get(id(r))) is not None]
+            )
+        components = strongly_connected(len(garbage), lambda k: successors[k])
+        if not components:
+            return
+        best_component, start = self._choose(garbage, components)
+        ring = shortest_cycle(start, lambda k: successors[k], set(best_component))
+        if not ring:
+            return
+        ring_objects = [garbage[k] for k in ring] + [garbage[ring[0]]]
+        hops = compress(ring_objects)
+        graph = _Graph()
+        ids = graph.chain(hops, ring_objects[0], root=False)
+        steps = _steps(hops)
+        pattern = patterns.match(FindingKind.CYCLE, None, steps, type_name(type(garbage[start])))
+        text = type_label(ring_objects[0]) + "".join(
+            (h.label if h.label[:1] in ".[{" else f" ({h.label})")
+            + (f" → {type_label(nxt)}" if not isinstance(nxt, _PLUMBING) else "")
+            for h, nxt in zip(hops, [*(x.holder for x in hops[1:]), ring_objects[0]], strict=True)
+        )
+        self.sketch = CycleSketch(
+            run=self.run,
+            ring_text=text,
+            nodes=graph.nodes,
+            edges=graph.edges,
+            ring=ids,
+            component_size=len(best_component),
+            pattern_id=pattern.id if pattern else None,
+        )
+
+    def _choose(self, garbage: list[Any], components: list[list[int]]) -> tuple[list[int], int]:
+        """The component holding the most important framework object, and that object."""
+        best: tuple[int, int, list[int], int] | None = None
+        for component in components:
+            for k in component:
+                obj = garbage[k]
+                rank = _priority(obj) if self._is_framework(type(obj)) else _LOWEST_PRIORITY + 1
+                candidate = (rank, -len(component), component, k)
+                if best is None or candidate[:2] < best[:2]:
+                    best = candidate
+        assert best is not None
+        return best[2], best[3]
+
+
+def cycle_finding(base: Finding, sketch: CycleSketch | None) -> Finding:
+    """The verdict's CYCLE finding, with the ring and pattern when one was found."""
+    if sketch is None:
+        return base
+    pattern = patterns.by_id(sketch.pattern_id) if sketch.pattern_id else None
+    fix = (
+        pattern.fix
+        if pattern
+        else "Break the ring: drop one of its references when the run ends (set it to None, "
+        "use weakref.ref), or call gc.collect() between requests."
+    )
+    if pattern is not None and pattern.origin is Origin.FRAMEWORK:
+        note = _installed_note(pattern)
+        fix = f"{fix} ({note})" if note else fix
+    return replace(
+        base,
+        title=pattern.title if pattern else base.title,
+        summary=f"{base.summary}. Ring (run {sketch.run}, {sketch.component_size} objects in "
+        f"its component): {sketch.ring_text}",
+        origin=pattern.origin if pattern else Origin.UNKNOWN,
+        pattern_id=pattern.id if pattern else None,
+        explanation=pattern.explanation
+        if pattern
+        else (
+            "These objects refer to each other, so reference counting never frees them; only "
+            "the cyclic garbage collector does, when it happens to run."
+        ),
+        fix=fix,
+        fix_example=pattern.fix_example if pattern else "",
+        path=sketch.ring,
+        nodes=sketch.nodes,
+        edges=sketch.edges,
+    )
