@@ -168,7 +168,7 @@ class Measurement:
             self.tracker.is_own(obj)
             or self.timers.is_own(obj)
             or obj is self.first_types
-            or framework.module_of(type(obj)) == "tracemalloc"
+            or framework.module_of(type(obj)) in ("tracemalloc", "wfleak.model")
         )
 
     def _fail(self, index: int, warmup: bool, error: str, timed_out: bool) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
+
+
+def line_of(path: str, text: str) -> int:
+    lines = (ROOT / path).read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
 
 SAMPLES = [
     ("samples/leaky_global.py:LeakyWorkflow", "leak"),
@@ -15,6 +21,10 @@ SAMPLES = [
     ("samples/fixed_task.py:FixedWorkflow", "ok"),
     ("samples/leaky_cache.py:LeakyWorkflow", "leak"),
     ("samples/fixed_cache.py:FixedWorkflow", "ok"),
+    ("samples/leaky_errors.py:LeakyWorkflow", "leak"),
+    ("samples/fixed_errors.py:FixedWorkflow", "ok"),
+    ("samples/leaky_contextvar.py:LeakyWorkflow", "leak"),
+    ("samples/fixed_contextvar.py:FixedWorkflow", "ok"),
     ("samples/clean.py:CleanWorkflow", "ok"),
     ("samples/warmup_cache.py:WarmupCacheWorkflow", "ok"),
 ]
@@ -65,3 +75,76 @@ def test_instance_factory_and_module_targets(target: str) -> None:
     result = run_cli("run", target, "-n", "8", "--json", "-")
     assert result.code == 0, result.stderr
     assert result.report["verdict"] == "ok"
+
+
+EXPLAINED = [
+    (
+        "leaky_global",
+        "WFL001",
+        "samples.leaky_global.HISTORY[",
+        "Remove or bound `HISTORY.append(ctx)` at samples/leaky_global.py:{line}",
+        "HISTORY.append(ctx)",
+    ),
+    (
+        "leaky_instance",
+        "WFL002",
+        "<shared workflow LeakyWorkflow>.seen[",
+        "Remove or bound `self.seen.append((ctx, ev))` at samples/leaky_instance.py:{line}",
+        "self.seen.append",
+    ),
+    (
+        "leaky_task",
+        "WFL003",
+        "<event loop>._scheduled[",
+        "The task is created at samples/leaky_task.py:{line}",
+        "asyncio.create_task(heartbeat(ctx))",
+    ),
+    (
+        "leaky_cache",
+        "WFL005",
+        "samples.leaky_cache.embed",
+        "The cache is defined at samples/leaky_cache.py:{line}",
+        "@functools.lru_cache(maxsize=None)",
+    ),
+    (
+        "leaky_errors",
+        "WFL007",
+        "samples.leaky_errors.RECENT_ERRORS[",
+        "Remove or bound `RECENT_ERRORS.append(exc)` at samples/leaky_errors.py:{line}",
+        "RECENT_ERRORS.append(exc)",
+    ),
+    (
+        "leaky_contextvar",
+        "WFL004",
+        "TimerHandle._context (copied contextvars) → Context[ContextVar 'current_context']",
+        "Reset the ContextVar with its token",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sample", "pattern", "path", "fix", "line_text"), EXPLAINED, ids=[e[0] for e in EXPLAINED]
+)
+def test_leaky_sample_is_explained(
+    sample: str, pattern: str, path: str, fix: str, line_text: str
+) -> None:
+    result = run_cli("run", f"samples/{sample}.py:LeakyWorkflow", "-n", "12", "--json", "-")
+    assert result.code == 0, result.stderr
+    findings = [f for f in result.report["findings"] if f["kind"] == "leak"]
+    # One finding per cause: the objects a run leaves behind are grouped, not listed.
+    assert len(findings) == 1, [f["summary"] for f in findings]
+    (finding,) = findings
+    assert finding["pattern_id"] == pattern
+    assert finding["origin"] == "app"
+    assert path in finding["summary"]
+    if line_text:
+        fix = fix.format(line=line_of(f"samples/{sample}.py", line_text))
+    assert fix in finding["fix"]
+    assert finding["retained_bytes"] > 0
+    nodes = {node["id"]: node for node in finding["nodes"]}
+    assert nodes[finding["path"][0]]["root"] is True
+    assert [e["source"] for e in finding["edges"]] == finding["path"][:-1]
+    assert [e["target"] for e in finding["edges"]] == finding["path"][1:]
+    # The human report shows the same finding with its fix.
+    assert pattern in result.stderr

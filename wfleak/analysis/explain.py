@@ -7,6 +7,7 @@ into model objects (strings and numbers) before it returns, so no live object es
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 import tracemalloc
@@ -35,6 +36,7 @@ from wfleak.analysis.verdict import format_bytes
 from wfleak.framework import module_of, package_version, type_name
 from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin
 from wfleak.probes.memory import display_path, is_own_file, is_user_file
+from wfleak.serde import from_jsonable, to_jsonable
 
 SAMPLES_PER_TYPE = 3
 """Leaked objects of one type whose paths are computed; the rest share their fingerprint."""
@@ -313,10 +315,12 @@ def explain_leaks(
     groups: dict[str, list[tuple[_Explained, Any, int]]] = defaultdict(list)
     for name, obj, _position, path, size in found:
         hops = compress(path.objects)
+        # The last reference is left out: what one holder keeps (a frame's Context and its
+        # events, a list's Contexts) is one finding.
         fingerprint = "|".join(
             [path.root.kind.value, path.root.name]
-            + [f"{type_name(type(h.holder))}{_normalise(h.label)}" for h in hops]
-            + [name]
+            + [f"{type_name(type(h.holder))}{_normalise(h.label)}" for h in hops[:-1]]
+            + [type_name(type(hops[-1].holder)) if hops else name]
         )
         groups[fingerprint].append((_Explained(fingerprint, path, hops, name), obj, size))
     findings = [_leak_finding(members, counts) for members in groups.values() if members]
@@ -331,7 +335,11 @@ def _leak_finding(members: list[tuple[_Explained, Any, int]], counts: dict[str, 
     pattern = patterns.match(FindingKind.LEAK, path.root.kind.value, steps, type_name(type(target)))
     graph = _Graph()
     ids = graph.chain(hops, target, root=True)
-    count = counts.get(explained.target_type, len(members))
+    held: dict[str, int] = {}
+    for member, _obj, _size in members:
+        held.setdefault(member.target_type, counts.get(member.target_type, 1))
+    count = held[explained.target_type]
+    what = ", ".join(f"{n} × {name}" for name, n in held.items())
     text = render_path(path.root, hops, target)
     origin = (
         pattern.origin
@@ -345,8 +353,7 @@ def _leak_finding(members: list[tuple[_Explained, Any, int]], counts: dict[str, 
     return Finding(
         kind=FindingKind.LEAK,
         title=pattern.title if pattern else f"{explained.target_type} objects stay reachable",
-        summary=f"{count} × {explained.target_type} retained via {text} "
-        f"({format_bytes(size)} each)",
+        summary=f"{what} retained via {text} ({format_bytes(size)} each {explained.target_type})",
         origin=origin,
         fingerprint=explained.fingerprint,
         count=count,
@@ -384,20 +391,25 @@ class CycleSketch:
     edges: list[Edge]
     ring: list[str]
     component_size: int
-    pattern_id: str | None
+    steps: list[patterns.Step]
+    start_type: str
 
 
 class CycleInspector:
-    """Handed to the cycle probe: finds the ring that holds the run's framework objects."""
+    """Handed to the cycle probe: finds the ring that holds the run's framework objects.
+
+    It runs between measured runs, so it keeps its result as one JSON string: a string is
+    not tracked by the GC and does not grow the object counts of the runs that follow.
+    """
 
     def __init__(self, is_framework: Callable[[type], bool]) -> None:
         self._is_framework = is_framework
-        self.sketch: CycleSketch | None = None
+        self._sketch_json: str | None = None
         self.run = 0
 
     def __call__(self, garbage: list[Any], framework_types: dict[str, int]) -> None:
         # The first run whose garbage holds framework objects; else the second run's garbage.
-        if self.sketch is not None or not (framework_types or self.run == 2):
+        if self._sketch_json is not None or not (framework_types or self.run == 2):
             return
         import gc
 
@@ -418,22 +430,29 @@ class CycleInspector:
         hops = compress(ring_objects)
         graph = _Graph()
         ids = graph.chain(hops, ring_objects[0], root=False)
-        steps = _steps(hops)
-        pattern = patterns.match(FindingKind.CYCLE, None, steps, type_name(type(garbage[start])))
         text = type_label(ring_objects[0]) + "".join(
             (h.label if h.label[:1] in ".[{" else f" ({h.label})")
             + (f" → {type_label(nxt)}" if not isinstance(nxt, _PLUMBING) else "")
             for h, nxt in zip(hops, [*(x.holder for x in hops[1:]), ring_objects[0]], strict=True)
         )
-        self.sketch = CycleSketch(
+        sketch = CycleSketch(
             run=self.run,
             ring_text=text,
             nodes=graph.nodes,
             edges=graph.edges,
             ring=ids,
             component_size=len(best_component),
-            pattern_id=pattern.id if pattern else None,
+            steps=_steps(hops),
+            start_type=type_name(type(garbage[start])),
         )
+        self._sketch_json = json.dumps(to_jsonable(sketch))
+
+    @property
+    def sketch(self) -> CycleSketch | None:
+        if self._sketch_json is None:
+            return None
+        sketch: CycleSketch = from_jsonable(CycleSketch, json.loads(self._sketch_json))
+        return sketch
 
     def _choose(self, garbage: list[Any], components: list[list[int]]) -> tuple[list[int], int]:
         """The component holding the most important framework object, and that object."""
@@ -453,7 +472,7 @@ def cycle_finding(base: Finding, sketch: CycleSketch | None) -> Finding:
     """The verdict's CYCLE finding, with the ring and pattern when one was found."""
     if sketch is None:
         return base
-    pattern = patterns.by_id(sketch.pattern_id) if sketch.pattern_id else None
+    pattern = patterns.match(FindingKind.CYCLE, None, sketch.steps, sketch.start_type)
     fix = (
         pattern.fix
         if pattern

@@ -81,21 +81,19 @@ class Pattern:
         return self.applies_to_installed()
 
 
-def version_key(version: str) -> tuple[tuple[int, int], ...]:
-    """Order releases like ``0.12.24.post1`` < ``0.12.25`` without extra dependencies."""
-    parts: list[tuple[int, int]] = []
-    for piece in re.split(r"[.+-]", version):
-        match = re.fullmatch(r"(\d*)([a-z]*)(\d*)", piece)
-        if not match:
-            continue
-        number, tag, tag_number = match.groups()
-        if number:
-            parts.append((int(number), 0))
-        if tag:
-            # Pre-releases sort before the release, post-releases after it.
-            weight = {"post": 1}.get(tag, -1)
-            parts.append((weight, int(tag_number or 0)))
-    return tuple(parts)
+def version_key(version: str) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """Order releases (``1.0rc1`` < ``1.0`` < ``0.12.24.post1`` ordering rules of PEP 440, for
+    the plain forms framework releases use) without extra dependencies."""
+    match = re.match(r"(\d+(?:\.\d+)*)(?:\.?(a|b|rc|dev|post)(\d*))?", version.strip().lstrip("v"))
+    if match is None:
+        return ((), (0, 0))
+    release = tuple(int(part) for part in match.group(1).split("."))
+    release += (0,) * (6 - len(release))
+    tag, number = match.group(2), int(match.group(3) or 0)
+    if tag is None:
+        return (release, (0, 0))
+    # Pre-releases sort before the release, post-releases after it.
+    return (release, (1, number) if tag == "post" else (-1, number))
 
 
 def _installed_in(affected: Affected) -> bool:
@@ -231,6 +229,20 @@ CATALOGUE: tuple[Pattern, ...] = (
         "result = await WORKFLOW.run(**request)",
     ),
     Pattern(
+        id="WFL007",
+        title="A stored exception keeps its traceback's frames, and the run, alive",
+        kind=FindingKind.LEAK,
+        origin=Origin.APP,
+        rules=(EdgeRule(label=r"\.(__traceback__|tb_frame|tb_next)"),),
+        explanation=(
+            "An exception holds its traceback, the traceback holds every frame it passed "
+            "through, and the frames hold their locals: the Context, events and whatever "
+            "else the run had."
+        ),
+        fix="Store the message (str(exc)) or a formatted traceback, not the exception object.",
+        fix_example="ERRORS.append(''.join(traceback.format_exception(exc)))",
+    ),
+    Pattern(
         id="WFL001",
         title="A module global keeps every run's Context, handler or events",
         kind=FindingKind.LEAK,
@@ -315,20 +327,6 @@ CATALOGUE: tuple[Pattern, ...] = (
         ),
         fix="Bound it (an LRU, a deque(maxlen=...)), or keep it per instance or per run.",
         fix_example="_cache: collections.OrderedDict  # evict the oldest past a bound",
-    ),
-    Pattern(
-        id="WFL007",
-        title="A stored exception keeps its traceback's frames, and the run, alive",
-        kind=FindingKind.LEAK,
-        origin=Origin.APP,
-        rules=(EdgeRule(label=r"\.(__traceback__|tb_frame|tb_next)"),),
-        explanation=(
-            "An exception holds its traceback, the traceback holds every frame it passed "
-            "through, and the frames hold their locals: the Context, events and whatever "
-            "else the run had."
-        ),
-        fix="Store the message (str(exc)) or a formatted traceback, not the exception object.",
-        fix_example="ERRORS.append(''.join(traceback.format_exception(exc)))",
     ),
     Pattern(
         id="WFL008",

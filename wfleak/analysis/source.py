@@ -45,18 +45,27 @@ def find_mutations(filename: str, name: str) -> list[Mutation]:
             tree = ast.parse(handle.read(), filename)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return []
+    linecache.checkcache(filename)
     found: list[Mutation] = []
     for node in ast.walk(tree):
         if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in GROWING_METHODS
-            and _target_name(node.func.value) == name
-        ) or (
-            isinstance(node, (ast.Assign, ast.AugAssign))
-            and any(
-                isinstance(t, ast.Subscript) and _target_name(t.value) == name
-                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in GROWING_METHODS
+                and _target_name(node.func.value) == name
+            )
+            or (
+                isinstance(node, (ast.Assign, ast.AugAssign))
+                and any(
+                    isinstance(t, ast.Subscript) and _target_name(t.value) == name
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                )
+            )
+            or (
+                isinstance(node, ast.AugAssign)
+                and isinstance(node.op, ast.Add)
+                and _target_name(node.target) == name
             )
         ):
             code = linecache.getline(filename, node.lineno).strip()
