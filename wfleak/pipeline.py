@@ -24,7 +24,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wfleak import __version__, framework
-from wfleak.analysis.explain import CycleInspector, cycle_finding, explain_leaks, is_own
+from wfleak.analysis.explain import (
+    CycleInspector,
+    allocation_frames,
+    cycle_finding,
+    explain_leaks,
+    is_own,
+)
 from wfleak.analysis.heap import HeapIndex
 from wfleak.analysis.paths import RootFinder, RootKind
 from wfleak.analysis.verdict import judge
@@ -34,6 +40,7 @@ from wfleak.model import (
     Environment,
     Finding,
     FindingKind,
+    Frame,
     Leftover,
     MemraySummary,
     Report,
@@ -54,6 +61,16 @@ from wfleak.target import load_target
 
 SETTLE_TICKS = 3
 """Loop iterations after a run so its done-callbacks run before probing, as in a server."""
+
+
+@dataclass(frozen=True)
+class LeakCandidates:
+    """Strong references to what leaked, held only while it is explained."""
+
+    leaked: list[Any]
+    counts: dict[str, int]
+    timers: list[Any]
+    allocation: dict[int, list[Frame]]
 
 
 @dataclass(frozen=True)
@@ -295,23 +312,31 @@ class Measurement:
                 samples.append(obj)
         return samples
 
-    def _explain(self, provider: WorkflowProvider) -> None:
-        """Retention paths for what leaked; runs only when the samples say LEAK."""
+    def _leak_candidates(self) -> LeakCandidates | None:
+        """What to explain, when the samples say LEAK; taken while tracemalloc still traces,
+        so the allocation sites of the leaked objects can be read."""
         runs = self.samples.read()
         growth = memory.type_growth(self.first_types, self.last_types)
         _, _, findings = judge(runs, self.settings, self.tracker.alive_by_type(), growth)
+        growth_samples, self.growth_samples = self.growth_samples, []
         if not any(f.kind is FindingKind.LEAK for f in findings):
-            self.growth_samples = []
-            return
-        self.observer(Progress("analyse", 0, 1, message="building the reference index"))
+            return None
         leaked = self.tracker.live_objects()
         counts = self.tracker.alive_by_type()
         if not leaked:
-            leaked, self.growth_samples = self.growth_samples, []
+            leaked = growth_samples
             counts = {row.type_name.rsplit(".", 1)[-1]: row.delta for row in growth}
-        own = {id(leaked), id(self.growth_samples)}
-        timers = self.timers.live_objects()
-        own.add(id(timers))
+        return LeakCandidates(
+            leaked=leaked,
+            counts=counts,
+            timers=self.timers.live_objects(),
+            allocation={id(obj): allocation_frames(obj) for obj in leaked},
+        )
+
+    def _explain(self, provider: WorkflowProvider, candidates: LeakCandidates) -> None:
+        """Retention paths for what leaked, from one reverse-reference index of the heap."""
+        self.observer(Progress("analyse", 0, 1, message="building the reference index"))
+        own = {id(candidates), id(candidates.leaked), id(candidates.timers)}
         roots = RootFinder(
             {
                 id(obj): kind
@@ -324,11 +349,16 @@ class Measurement:
         )
         index = HeapIndex.build(lambda obj: id(obj) in own or is_own(obj))
         try:
-            self.explained = explain_leaks(index, leaked, counts, roots, also_leaked=timers)
+            self.explained = explain_leaks(
+                index,
+                candidates.leaked,
+                candidates.counts,
+                roots,
+                also_leaked=candidates.timers,
+                allocation=candidates.allocation,
+            )
         finally:
             index.release()
-            del leaked, timers
-            self.growth_samples = []
 
     def _warm_own_code_paths(self) -> None:
         """Let wfleak's own lazy caches (JSON encoder, regexes) fill before the heap is frozen,
@@ -346,14 +376,19 @@ class Measurement:
         if tracing_here:
             tracemalloc.start(self.settings.trace_frames)
         recording = MemrayRecording.start(self.settings.memray_file)
+        candidates: LeakCandidates | None = None
         try:
             await self._measure(provider)
             if self.stop is None or self.settings.keep_going:
-                self._explain(provider)
+                candidates = self._leak_candidates()
         finally:
             self.memray = recording.finish()
             if tracing_here:
                 tracemalloc.stop()
+        # The index is built untraced: tracing its millions of small allocations would cost
+        # more than building it.
+        if candidates is not None:
+            self._explain(provider, candidates)
 
 
 def _scheduled_ids() -> set[int]:

@@ -148,3 +148,19 @@ def test_leaky_sample_is_explained(
     assert [e["target"] for e in finding["edges"]] == finding["path"][1:]
     # The human report shows the same finding with its fix.
     assert pattern in result.stderr
+
+
+def test_fresh_workflow_per_run_on_the_current_release_is_a_framework_cycle() -> None:
+    result = run_cli(
+        "run", "samples/clean.py:CleanWorkflow", "--workflow", "fresh", "-n", "12", "--json", "-"
+    )
+    report = result.report
+    assert report["verdict"] == "cycle"
+    (finding,) = report["findings"]
+    assert finding["pattern_id"] == "WFL106"
+    assert finding["origin"] == "framework"
+    assert "closure 'run_workflow'" in [e["label"] for e in finding["edges"]]
+    assert all(run["cycle_framework_types"].get("CleanWorkflow") == 1 for run in report["runs"])
+    # The same workflow shared across runs, as services run it, leaves nothing.
+    shared = run_cli("run", "samples/clean.py:CleanWorkflow", "-n", "12", "--json", "-").report
+    assert shared["verdict"] == "ok"

@@ -248,3 +248,11 @@ def test_affected_range_against_installed_version(
     # The independent oracle agrees with the expectation written above.
     if installed is not None:
         assert (Version(only.first) <= Version(installed) <= Version(only.last)) is affected
+
+
+def test_readme_lists_every_pattern_id() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for pattern in CATALOGUE:
+        assert f"| {pattern.id} |" in readme

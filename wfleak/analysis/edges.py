@@ -166,6 +166,8 @@ def _label(src: Any, dst: Any) -> str | None:
             return ".__globals__"
         if src.__defaults__ is dst:
             return ".__defaults__"
+        if src.__closure__ is dst:
+            return ".__closure__"
     return _attribute_label(src, dst)
 
 
@@ -244,6 +246,13 @@ def is_framework_object(obj: Any) -> bool:
 def type_label(obj: Any) -> str:
     tp = type(obj)
     return getattr(tp, "__qualname__", tp.__name__)
+
+
+def display_type(obj: Any) -> str:
+    """The type as a path shows it; a function is named, since "function" says nothing."""
+    if isinstance(obj, types.FunctionType):
+        return f"function {obj.__name__}"
+    return type_label(obj)
 
 
 def size_of(obj: Any) -> int:

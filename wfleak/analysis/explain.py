@@ -23,6 +23,7 @@ from wfleak.analysis.cycles import shortest_cycle, strongly_connected
 from wfleak.analysis.edges import (
     Hop,
     compress,
+    display_type,
     is_framework_object,
     node_label,
     size_of,
@@ -156,7 +157,7 @@ def render_path(root: Root, hops: Sequence[Hop], target: Any) -> str:
         text += hop.label if hop.label[:1] in ".[{" else f" ({hop.label})"
         held = hops[k + 1].holder if k + 1 < len(hops) else target
         if not isinstance(held, _PLUMBING) or held is target:
-            text += f" → {type_label(held)}"
+            text += f" → {display_type(held)}"
     return text
 
 
@@ -211,10 +212,10 @@ def _mutation(root: Root, hops: Sequence[Hop]) -> Mutation | None:
     return found[0] if found else None
 
 
-def _task_creation(objects: Sequence[Any]) -> Frame | None:
+def _task_creation(objects: Sequence[Any], allocation: dict[int, list[Frame]]) -> Frame | None:
     for obj in objects:
         if type(obj).__name__ == "Task":
-            for frame in allocation_frames(obj):
+            for frame in allocation.get(id(obj), []):
                 if frame.user:
                     return frame
     return None
@@ -241,7 +242,11 @@ def _installed_note(pattern: patterns.Pattern) -> str:
 
 
 def _concrete_fix(
-    pattern: patterns.Pattern | None, root: Root, hops: Sequence[Hop], objects: Sequence[Any]
+    pattern: patterns.Pattern | None,
+    root: Root,
+    hops: Sequence[Hop],
+    objects: Sequence[Any],
+    allocation: dict[int, list[Frame]],
 ) -> str:
     if pattern is not None and pattern.origin is Origin.FRAMEWORK:
         note = _installed_note(pattern)
@@ -257,7 +262,7 @@ def _concrete_fix(
     mutation = _mutation(root, hops)
     if mutation is not None:
         return f"Remove or bound `{mutation.code}` at {mutation.where}. {general}"
-    created = _task_creation(objects)
+    created = _task_creation(objects, allocation)
     if created is not None:
         return f"The task is created at {created.filename}:{created.lineno}. {general}"
     definition = _cache_definition(objects)
@@ -280,6 +285,7 @@ def explain_leaks(
     counts: dict[str, int],
     roots: RootFinder,
     also_leaked: Sequence[Any] = (),
+    allocation: dict[int, list[Frame]] | None = None,
 ) -> list[Finding]:
     """One finding per distinct retention path (fingerprint), biggest first.
 
@@ -323,12 +329,17 @@ def explain_leaks(
             + [type_name(type(hops[-1].holder)) if hops else name]
         )
         groups[fingerprint].append((_Explained(fingerprint, path, hops, name), obj, size))
-    findings = [_leak_finding(members, counts) for members in groups.values() if members]
+    sites = allocation or {}
+    findings = [_leak_finding(members, counts, sites) for members in groups.values() if members]
     findings.sort(key=lambda f: -(f.retained_bytes * max(f.count, 1)))
     return findings
 
 
-def _leak_finding(members: list[tuple[_Explained, Any, int]], counts: dict[str, int]) -> Finding:
+def _leak_finding(
+    members: list[tuple[_Explained, Any, int]],
+    counts: dict[str, int],
+    allocation: dict[int, list[Frame]],
+) -> Finding:
     explained, target, size = members[0]
     path, hops = explained.path, explained.hops
     steps = [*_steps(hops), patterns.Step(holder=type_name(type(target)), label="")]
@@ -362,12 +373,12 @@ def _leak_finding(members: list[tuple[_Explained, Any, int]], counts: dict[str, 
         explanation=pattern.explanation
         if pattern
         else ("No known pattern matches this path; the path shows which reference to cut."),
-        fix=_concrete_fix(pattern, path.root, hops, path.objects),
+        fix=_concrete_fix(pattern, path.root, hops, path.objects, allocation),
         fix_example=pattern.fix_example if pattern else "",
         path=ids,
         nodes=graph.nodes,
         edges=graph.edges,
-        allocation_sites=allocation_frames(target)[:6],
+        allocation_sites=allocation.get(id(target), [])[:6],
     )
 
 
@@ -430,9 +441,9 @@ class CycleInspector:
         hops = compress(ring_objects)
         graph = _Graph()
         ids = graph.chain(hops, ring_objects[0], root=False)
-        text = type_label(ring_objects[0]) + "".join(
+        text = display_type(ring_objects[0]) + "".join(
             (h.label if h.label[:1] in ".[{" else f" ({h.label})")
-            + (f" → {type_label(nxt)}" if not isinstance(nxt, _PLUMBING) else "")
+            + (f" → {display_type(nxt)}" if not isinstance(nxt, _PLUMBING) else "")
             for h, nxt in zip(hops, [*(x.holder for x in hops[1:]), ring_objects[0]], strict=True)
         )
         sketch = CycleSketch(
@@ -460,7 +471,11 @@ class CycleInspector:
         for component in components:
             for k in component:
                 obj = garbage[k]
-                rank = _priority(obj) if self._is_framework(type(obj)) else _LOWEST_PRIORITY + 1
+                if self._is_framework(type(obj)):
+                    rank = _priority(obj)
+                else:
+                    # Rings of closures read best from the function: "closure 'x'" edges.
+                    rank = _LOWEST_PRIORITY + (1 if isinstance(obj, types.FunctionType) else 2)
                 candidate = (rank, -len(component), component, k)
                 if best is None or candidate[:2] < best[:2]:
                     best = candidate

@@ -40,12 +40,15 @@ class EdgeRule:
 class Affected:
     package: str
     first: str | None
-    last: str
+    last: str | None
+    """Last affected release; None when only the first fixed release is on record."""
     fixed_in: str | None
 
     def describe(self) -> str:
-        low = f"{self.first} to " if self.first else "up to "
         fixed = f"; fixed in {self.fixed_in}" if self.fixed_in else ""
+        if self.last is None:
+            return f"{self.package} before {self.fixed_in}"
+        low = f"{self.first} to " if self.first else "up to "
         return f"{self.package} {low}{self.last}{fixed}"
 
 
@@ -103,6 +106,8 @@ def _installed_in(affected: Affected) -> bool:
     key = version_key(installed)
     if affected.first is not None and key < version_key(affected.first):
         return False
+    if affected.last is None:
+        return affected.fixed_in is not None and key < version_key(affected.fixed_in)
     return key <= version_key(affected.last)
 
 
@@ -207,7 +212,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         ),
         fix="Upgrade llama-agents-server to 0.2.0 or later and set `max_completed`.",
         fix_example="pip install 'llama-agents-server>=0.2.0'",
-        affected=(Affected("llama-agents-server", None, "0.1.99", "0.2.0"),),
+        affected=(Affected("llama-agents-server", None, None, "0.2.0"),),
     ),
     Pattern(
         id="WFL106",
