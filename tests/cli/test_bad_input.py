@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ CASES = [
     (["run", "samples/missing.py:W"], 2, "No such file: samples/missing.py"),
     (["run", "samples/clean.py"], 2, "Invalid target 'samples/clean.py'"),
     (["run", "samples/clean.py:Nope"], 2, "'samples.clean' has no attribute 'Nope'"),
+    (
+        ["run", "tests/fixtures/syntax_error.py:W"],
+        2,
+        "Syntax error in tests/fixtures/syntax_error.py:3: invalid syntax",
+    ),
+    (
+        ["run", "tests/fixtures/raises_on_import.py:W"],
+        2,
+        "Error while importing 'tests.fixtures.raises_on_import' "
+        "(tests/fixtures/raises_on_import.py:5): KeyError: 'WFLEAK_TEST_SURELY_UNSET_API_KEY'",
+    ),
     (
         ["run", "samples/clean.py:CleanWorkflw"],
         2,
@@ -109,3 +121,47 @@ def test_help_teaches_the_exit_codes() -> None:
     assert "130 interrupted" in flat
     for option in ("--iterations", "--workflow", "--context", "--runner", "--memray", "--json"):
         assert option in result.stdout
+
+
+def test_hostile_reprs_eq_and_hash_do_not_break_the_report() -> None:
+    result = run_cli(
+        "run", "tests/fixtures/hostile.py:HostileObjectsWorkflow", "-n", "8", "--json", "-"
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    report = result.report
+    assert report["verdict"] == "leak"
+    assert "Traceback" not in result.stderr
+    # No label anywhere is allowed to carry a megabyte repr.
+    assert len(result.stdout) < 200_000
+    labels = [n["label"] for f in report["findings"] for n in f["nodes"]]
+    assert labels and all(len(label) <= 80 for label in labels)
+    assert any(f["pattern_id"] == "WFL001" for f in report["findings"])
+
+
+def test_megabytes_printed_by_the_workflow_stay_out_of_the_report() -> None:
+    result = run_cli("run", "tests/fixtures/hostile.py:ChattyWorkflow", "-n", "6", "--json", "-")
+    assert result.code == 0
+    assert result.report["verdict"] == "ok"
+    assert "chatter" not in result.stdout and "noise" not in result.stderr
+
+
+def test_workflow_writing_to_the_report_path_cannot_corrupt_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    import os
+
+    os.environ["WFLEAK_TEST_CLOBBER"] = str(out)
+    try:
+        result = run_cli(
+            "run",
+            "tests/fixtures/hostile.py:OutputClobberingWorkflow",
+            "-n",
+            "6",
+            "--json",
+            str(out),
+        )
+    finally:
+        del os.environ["WFLEAK_TEST_CLOBBER"]
+    assert result.code == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "ok"
+    assert report["schema_version"] == 1

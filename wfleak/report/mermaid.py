@@ -1,0 +1,33 @@
+"""Mermaid flowchart source: renders directly in GitHub and GitLab Markdown."""
+
+from __future__ import annotations
+
+from wfleak.report.diagram import Diagram
+
+
+def _text(value: str) -> str:
+    # Mermaid labels are quoted; its own entity codes stand for the characters it would parse.
+    return value.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+def render_mermaid(diagram: Diagram) -> str:
+    lines = ["flowchart TB"]
+    for cluster in diagram.clusters:
+        lines.append(f'  subgraph {cluster.id}["{_text(cluster.title)}"]')
+        lines.append("    direction TB")
+        for node in cluster.nodes:
+            lines.append(
+                f'    {node.id}["{_text(node.title)}<br/>{_text(node.detail)}"]:::{node.kind}'
+            )
+        for edge in cluster.edges:
+            arrow = "-.->" if edge.closes_cycle else "-->"
+            lines.append(f'    {edge.source} {arrow}|"{_text(edge.label)}"| {edge.target}')
+        lines.append("  end")
+    lines += [
+        "  classDef root fill:#dbe9ff,stroke:#1f4e99,stroke-width:2px",
+        "  classDef framework fill:#eeeeee,stroke:#666666",
+        "  classDef user fill:#fff4d6,stroke:#a06a00",
+        "  classDef leaked fill:#ffd9d9,stroke:#b00020,stroke-width:2px",
+        "  classDef more fill:#ffffff,stroke:#ffffff,color:#666666",
+    ]
+    return "\n".join(lines) + "\n"
