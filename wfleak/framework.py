@@ -12,7 +12,6 @@ import importlib
 import importlib.metadata
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 FRAMEWORK_MODULE_PREFIXES = ("workflows.", "llama_index.core.workflow.")
 _ENGINE_MODULES = ("workflows", "llama_index.core.workflow")
@@ -135,7 +134,3 @@ def versions() -> dict[str, str | None]:
         "llama_index_core": package_version("llama-index-core"),
         "workflows": package_version("llama-index-workflows"),
     }
-
-
-def describe(obj: Any) -> str:
-    return short_type_name(type(obj))

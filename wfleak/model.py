@@ -83,7 +83,7 @@ class Settings:
     runner: bool = False
     timeout: float | None = None
     keep_going: bool = False
-    trace_frames: int = 16
+    trace_frames: int = 10
     memray_file: str | None = None
     input: dict[str, object] = field(default_factory=dict)
     workflow_kwargs: dict[str, object] = field(default_factory=dict)

@@ -20,7 +20,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from wfleak import __version__, framework
@@ -479,7 +479,3 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         pass
     finally:
         loop.close()
-
-
-def with_defaults(settings: Settings, **changes: Any) -> Settings:
-    return replace(settings, **changes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -85,8 +85,3 @@ class HeapIndex:
         """Drop the strong references the index holds; call as soon as the analysis is done."""
         self.objects = []
         self.position = {}
-
-
-def positions(index: HeapIndex, objects: Iterable[Any]) -> list[int]:
-    found = (index.index_of(obj) for obj in objects)
-    return [i for i in found if i is not None]

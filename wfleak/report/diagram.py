@@ -7,7 +7,6 @@ report always gives byte-identical output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from wfleak.analysis.verdict import format_bytes
@@ -152,7 +151,3 @@ def _edge(prefix: str, edge: Edge, finding: Finding) -> DiagramEdge:
 
 def escape(text: str, quote: str = '"') -> str:
     return text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", " ")
-
-
-def all_nodes(diagram: Diagram) -> Sequence[DiagramNode]:
-    return [n for c in diagram.clusters for n in c.nodes]
