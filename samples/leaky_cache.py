@@ -1,7 +1,7 @@
 """LEAK: an unbounded cache keyed by something unique to each request.
 
-``lru_cache(maxsize=None)`` never evicts, and a request id never repeats, so every run adds an
-entry forever. The fixed twin is ``fixed_cache.py``.
+``functools.cache`` (an ``lru_cache`` without a bound) never evicts, and a request id never
+repeats, so every run adds an entry forever. The fixed twin is ``fixed_cache.py``.
 """
 
 import functools

@@ -162,6 +162,10 @@ class WorkerSession:
                 raise WfleakError.with_code(message, ExitCode(exit_code))
             if self.stream.report is not None:
                 return self.stream.report
+            if interrupted_at is not None:
+                return self._partial(
+                    StopReason.INTERRUPTED, f"interrupted during {self._position()}"
+                )
             return self._crashed(code, log)
 
     def _forward_interrupt(self, process: subprocess.Popen[bytes]) -> None:

@@ -55,10 +55,11 @@ def test_leaky_global_retains_one_context_per_run() -> None:
     report = run_cli(
         "run", "samples/leaky_global.py:LeakyWorkflow", "-n", "10", "--json", "-"
     ).report
-    finding = next(
-        f for f in report["findings"] if f["fingerprint"] == "retained-framework-objects"
-    )
-    assert "10 Context" in finding["summary"]
+    per_run = report["runs"][0]["framework_alive_after_gc"]
+    assert per_run > 0
+    assert report["runs"][-1]["framework_alive_after_gc"] == 10 * per_run
+    finding = next(f for f in report["findings"] if f["pattern_id"] == "WFL001")
+    assert finding["summary"].startswith("10 × Context")
     sites = [s["frame"] for s in report["allocation_sites"] if s["frame"]["user"]]
     assert any(s["filename"] == "samples/leaky_global.py" for s in sites)
 
@@ -104,7 +105,7 @@ EXPLAINED = [
         "WFL005",
         "samples.leaky_cache.embed",
         "The cache is defined at samples/leaky_cache.py:{line}",
-        "@functools.lru_cache(maxsize=None)",
+        "@functools.cache",
     ),
     (
         "leaky_errors",

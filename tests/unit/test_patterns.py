@@ -71,9 +71,11 @@ def test_pattern_root_kinds_are_real_root_kinds(pattern: Pattern) -> None:
 @pytest.mark.parametrize("pattern", CATALOGUE, ids=lambda p: p.id)
 def test_pattern_affected_ranges_are_consistent(pattern: Pattern) -> None:
     for affected in pattern.affected:
-        if affected.first is not None:
+        # A range needs its last affected release or its first fixed one (or both).
+        assert affected.last is not None or affected.fixed_in is not None
+        if affected.first is not None and affected.last is not None:
             assert Version(affected.first) <= Version(affected.last)
-        if affected.fixed_in is not None:
+        if affected.fixed_in is not None and affected.last is not None:
             assert Version(affected.last) < Version(affected.fixed_in)
 
 

@@ -230,7 +230,8 @@ def _cache_definition(objects: Sequence[Any]) -> str | None:
     return None
 
 
-def _installed_note(pattern: patterns.Pattern) -> str:
+def _framework_fix(pattern: patterns.Pattern) -> str:
+    """The pattern's fix, with which installed release is affected."""
     notes = []
     for affected in pattern.affected:
         installed = package_version(affected.package)
@@ -238,7 +239,7 @@ def _installed_note(pattern: patterns.Pattern) -> str:
             notes.append(
                 f"installed {affected.package} {installed} is affected ({affected.describe()})"
             )
-    return "; ".join(notes)
+    return f"{pattern.fix} ({'; '.join(notes)})" if notes else pattern.fix
 
 
 def _concrete_fix(
@@ -249,8 +250,7 @@ def _concrete_fix(
     allocation: dict[int, list[Frame]],
 ) -> str:
     if pattern is not None and pattern.origin is Origin.FRAMEWORK:
-        note = _installed_note(pattern)
-        return f"{pattern.fix} ({note})" if note else pattern.fix
+        return _framework_fix(pattern)
     general = (
         pattern.fix
         if pattern is not None
@@ -495,8 +495,7 @@ def cycle_finding(base: Finding, sketch: CycleSketch | None) -> Finding:
         "use weakref.ref), or call gc.collect() between requests."
     )
     if pattern is not None and pattern.origin is Origin.FRAMEWORK:
-        note = _installed_note(pattern)
-        fix = f"{fix} ({note})" if note else fix
+        fix = _framework_fix(pattern)
     return replace(
         base,
         title=pattern.title if pattern else base.title,
