@@ -50,17 +50,16 @@ def display_path(filename: str) -> str:
     if filename.startswith("<"):
         return filename
     path = os.path.abspath(filename)
+    if not is_user_file(path):
+        for root in sorted((p for p in sys.path if p), key=len, reverse=True):
+            root = os.path.abspath(root) + os.sep
+            if path.startswith(root) and root != os.path.abspath(os.getcwd()) + os.sep:
+                return path[len(root) :]
     try:
         relative = os.path.relpath(path)
     except ValueError:
-        relative = path
-    if not relative.startswith(".."):
-        return relative
-    for root in sorted((p for p in sys.path if p), key=len, reverse=True):
-        root = os.path.abspath(root) + os.sep
-        if path.startswith(root):
-            return path[len(root) :]
-    return filename
+        return filename
+    return filename if relative.startswith("..") else relative
 
 
 def to_frame(frame: tracemalloc.Frame) -> Frame:

@@ -177,7 +177,8 @@ def _next_steps(report: Report) -> list[str]:
     steps: list[str] = []
     if report.verdict is Verdict.LEAK:
         steps.append(
-            "Find what holds the objects: the findings above name the growing types and sites."
+            "Cut the reference each finding names (its path and fix above) and run again; "
+            "'wfleak graph' draws the path."
         )
     if report.verdict is Verdict.CYCLE:
         steps.append(
