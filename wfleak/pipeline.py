@@ -263,8 +263,7 @@ class Measurement:
     async def _measure(self, provider: WorkflowProvider) -> None:
         total = self.settings.iterations
         self.observer(Progress("measure", 0, total))
-        self._warm_own_code_paths()
-        with _frozen_heap(), _collector_paused():
+        with _collector_paused():
             for index in range(1, total + 1):
                 sample, outcome = await self._measure_one(provider, index)
                 self.samples.write(sample)
@@ -372,19 +371,23 @@ class Measurement:
         await self._warm_up(provider)
         if self.stop is not None:
             return
-        tracing_here = not tracemalloc.is_tracing()
-        if tracing_here:
-            tracemalloc.start(self.settings.trace_frames)
-        recording = MemrayRecording.start(self.settings.memray_file)
+        self._warm_own_code_paths()
         candidates: LeakCandidates | None = None
-        try:
-            await self._measure(provider)
-            if self.stop is None or self.settings.keep_going:
-                candidates = self._leak_candidates()
-        finally:
-            self.memray = recording.finish()
+        # Freeze before tracing starts: collecting and freezing a large heap under tracemalloc
+        # would take seconds that belong to no run.
+        with _frozen_heap():
+            tracing_here = not tracemalloc.is_tracing()
             if tracing_here:
-                tracemalloc.stop()
+                tracemalloc.start(self.settings.trace_frames)
+            recording = MemrayRecording.start(self.settings.memray_file)
+            try:
+                await self._measure(provider)
+                if self.stop is None or self.settings.keep_going:
+                    candidates = self._leak_candidates()
+            finally:
+                self.memray = recording.finish()
+                if tracing_here:
+                    tracemalloc.stop()
         # The index is built untraced: tracing its millions of small allocations would cost
         # more than building it.
         if candidates is not None:
