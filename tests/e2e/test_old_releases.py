@@ -11,6 +11,9 @@ fresh workflow per run; nothing at all from 0.12.25 on.
 from __future__ import annotations
 
 import json
+import shutil
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +113,19 @@ def test_fixed_release_is_ok_in_every_shape(shape: str) -> None:
     report = wfleak_report(FIXED, shape)
     assert report["verdict"] == "ok"
     assert report["findings"] == []
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize(
+    ("shape", "labels"), [("auto", {"._contexts"}), ("new", {"._tasks", ".tb_frame"})]
+)
+def test_the_seed_findings_draw_as_svg_with_their_labelled_edges(
+    shape: str, labels: set[str], tmp_path: Path
+) -> None:
+    output = tmp_path / "seed.svg"
+    result = run_wfleak(
+        release_python(AFFECTED), "graph", SEED, "-n", "8", *SHAPE_OPTIONS[shape], "-o", str(output)
+    )
+    assert result.returncode == 0, result.stderr
+    texts = {t.text for t in ElementTree.parse(output).iter() if t.tag.endswith("text")}
+    assert labels <= texts
