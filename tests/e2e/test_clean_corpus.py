@@ -8,9 +8,9 @@ or luck fails here.
 
 One ``wfleak run`` at the defaults takes 20 s to a minute on a 2-core machine, so the test runs
 two merged targets rather than every workflow of the corpus: ``ServiceWorkflow`` runs the
-steps of the non-agent modules in one request, and ``make_multi_agent_workflow`` runs a
-``FunctionAgent`` that hands off to a ``ReActAgent`` inside an ``AgentWorkflow``. The other
-workflows of the corpus stay there to be run one by one.
+steps of the non-agent modules in one request, and ``make_agent_pipeline`` runs an
+``AgentWorkflow`` (with its ``FunctionAgent``) and then a ``ReActAgent``. The other workflows
+of the corpus stay there to be run one by one.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ AGENT_INPUT = json.dumps({"user_msg": "hi"})
 # (target, the start-event fields it needs as --input, or None)
 TARGETS: list[tuple[str, str | None]] = [
     (f"{CORPUS}/logging_handlers.py:ServiceWorkflow", None),
-    (f"{CORPUS}/agents.py:make_multi_agent_workflow", AGENT_INPUT),
+    (f"{CORPUS}/agents.py:make_agent_pipeline", AGENT_INPUT),
 ]
 
 

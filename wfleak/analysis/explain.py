@@ -39,6 +39,8 @@ from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin
 from wfleak.probes.memory import display_path, is_own_file, is_user_file
 from wfleak.serde import from_jsonable, to_jsonable
 
+RUNTIME_CACHES = frozenset({"_abc_data"})
+"""Types of the interpreter's own bounded caches (``isinstance`` registries of ABCs)."""
 SAMPLES_PER_TYPE = 3
 """Leaked objects of one type whose paths are computed; the rest share their fingerprint."""
 MAX_TYPES = 6
@@ -309,6 +311,9 @@ def explain_leaks(
                 continue
             path = find_path(index, position, roots)
             if path is None:
+                continue
+            if any(type(o).__name__ in RUNTIME_CACHES for o in path.objects):
+                # Held by one of Python's own bounded caches, not by the application.
                 continue
             through = {id(o) for o in path.objects[:-1]}
             if through & leaked_ids or through & covered:

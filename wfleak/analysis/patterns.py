@@ -216,15 +216,15 @@ CATALOGUE: tuple[Pattern, ...] = (
     ),
     Pattern(
         id="WFL106",
-        title="The runtime's per-run closures form cycles that keep a fresh workflow",
+        title="The runtime's per-run closures form cycles that only the cyclic GC frees",
         kind=FindingKind.CYCLE,
         origin=Origin.FRAMEWORK,
         rules=(EdgeRule(holder=r"function", label=r"closure 'run_workflow'"),),
         explanation=(
             "Each run registers a run function whose closure refers to itself (through "
-            "the signature the runtime builds for it), so it is freed only by the cyclic "
-            "GC; a workflow made for that run hangs off the ring and lingers with it. It "
-            "is the framework's, not your code's."
+            "the signature the runtime builds for it), so it, and whatever it refers to, is "
+            "freed only by the cyclic GC; with a new workflow per run, that workflow lingers "
+            "with it. It is the framework's, not your code's."
         ),
         fix=(
             "Create the workflow once and share it across runs (as services should), or "
