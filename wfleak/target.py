@@ -42,10 +42,6 @@ class Target:
     kind: TargetKind
     obj: Any
 
-    @property
-    def is_async_factory(self) -> bool:
-        return inspect.iscoroutinefunction(self.obj)
-
 
 def split_spec(spec: str) -> tuple[str, str]:
     module_part, sep, attr_part = spec.rpartition(":")

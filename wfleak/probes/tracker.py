@@ -70,16 +70,9 @@ class ObjectTracker:
     def alive_by_type(self) -> dict[str, int]:
         return dict(Counter(ref.type_name for ref in self._refs.values()))
 
-    def alive_by_run(self) -> dict[int, int]:
-        return dict(Counter(ref.run for ref in self._refs.values()))
-
     def live_objects(self) -> list[Any]:
         """Strong references for the caller's analysis; drop them as soon as it is done."""
         return [obj for ref in list(self._refs.values()) if (obj := ref()) is not None]
-
-    def run_of(self, obj: Any) -> int | None:
-        ref = self._refs.get(id(obj))
-        return ref.run if ref is not None and ref() is obj else None
 
     def is_own(self, obj: Any) -> bool:
         return obj is self._refs or isinstance(obj, _Ref)
