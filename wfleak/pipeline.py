@@ -223,8 +223,8 @@ class Measurement:
         # With automatic collection paused, the youngest generation holds exactly what this
         # run made and left alive.
         young = gc.get_objects(generation=0)
-        created = self.tracker.adopt(young, index)
-        self.timers.adopt(young, index)
+        created = self.tracker.adopt(young)
+        self.timers.adopt(young)
         del young
         alive_before = self.tracker.alive()
         # CPython's method cache (4096 slots) keeps the attribute names it has seen alive; it

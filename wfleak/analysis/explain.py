@@ -7,6 +7,7 @@ into model objects (strings and numbers) before it returns, so no live object es
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import sys
@@ -182,8 +183,6 @@ def allocation_frames(obj: Any) -> list[Frame]:
     frames = _frames(tracemalloc.get_object_traceback(obj))
     if frames:
         return frames
-    import gc
-
     for child in gc.get_referents(obj):
         frames = _frames(tracemalloc.get_object_traceback(child))
         if frames:
@@ -427,8 +426,6 @@ class CycleInspector:
         # The first run whose garbage holds framework objects; else the second run's garbage.
         if self._sketch_json is not None or not (framework_types or self.run == 2):
             return
-        import gc
-
         position = {id(obj): k for k, obj in enumerate(garbage)}
         successors: list[list[int]] = []
         for obj in garbage:

@@ -1,4 +1,4 @@
-"""Weak references to the framework objects each run creates, tagged with the run's index."""
+"""Weak references to the framework objects the runs create, counted by type."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from wfleak.framework import short_type_name
 
 class _Ref(weakref.ref):  # type: ignore[type-arg]
     # Slots keep the bookkeeping per tracked object to one small, fixed-size record.
-    __slots__ = ("key", "run", "type_name")
+    __slots__ = ("key", "type_name")
     key: int
-    run: int
     type_name: str
 
 
 class ObjectTracker:
-    """Remembers, by weak reference only, which run made each object it adopts.
+    """Remembers, by weak reference only, the objects of interest it adopts.
 
     Dead objects drop out through the weakref callback, so ``alive()`` is a cheap count and
     the tracker never extends any object's life.
@@ -40,7 +39,7 @@ class ObjectTracker:
 
         return forget
 
-    def adopt(self, objects: Iterable[Any], run: int) -> int:
+    def adopt(self, objects: Iterable[Any]) -> int:
         """Start tracking the objects of interest not yet tracked; returns how many."""
         adopted = 0
         accepts, refs, forget = self._accepts, self._refs, self._forget
@@ -58,7 +57,6 @@ class ObjectTracker:
                 self.untrackable += 1
                 continue
             ref.key = key
-            ref.run = run
             ref.type_name = short_type_name(tp)
             refs[key] = ref
             adopted += 1
