@@ -67,10 +67,12 @@ class WorkerSession:
         settings: Settings,
         observer: Callable[[Progress], None],
         max_time: float | None,
+        cwd: str | None = None,
     ) -> None:
         self.settings = settings
         self.observer = observer
         self.max_time = max_time
+        self.cwd = cwd
         self.stream = _Stream()
 
     def _handle(self, event: dict[str, Any]) -> None:
@@ -110,6 +112,7 @@ class WorkerSession:
                 stderr=log,
                 pass_fds=(write_fd,),
                 start_new_session=True,
+                cwd=self.cwd,
             )
             os.close(write_fd)
             assert process.stdin is not None
@@ -211,6 +214,8 @@ def analyze_in_worker(
     settings: Settings,
     observer: Callable[[Progress], None],
     max_time: float | None = None,
+    cwd: str | None = None,
 ) -> Report:
-    """The analysis, isolated in a child process of the same interpreter."""
-    return WorkerSession(settings, observer, max_time).run()
+    """The analysis, isolated in a child process of the same interpreter, started in ``cwd``
+    (where the target is imported from)."""
+    return WorkerSession(settings, observer, max_time, cwd).run()

@@ -237,6 +237,9 @@ class Finding:
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     allocation_sites: list[Frame] = field(default_factory=list)
+    fix_site: Frame | None = None
+    """The line in the user's code that the fix changes (the one that keeps the objects, or
+    creates them), when the analysis could find it."""
 
 
 @dataclass(frozen=True)
@@ -260,3 +263,88 @@ class Report:
     leftovers: list[Leftover] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     memray: MemraySummary | None = None
+
+
+class FailOn(StrEnum):
+    """The least severe finding that fails ``wfleak check``."""
+
+    LEAK = "leak"
+    CYCLE = "cycle"
+
+
+class TargetStatus(StrEnum):
+    """How one checked target came out; each maps to an exit code."""
+
+    PASSED = "passed"
+    LEAKING = "leaking"
+    """Leaks beyond its thresholds."""
+    NOT_LOADED = "not_loaded"
+    """Bad options, or the target could not be imported or used."""
+    RUN_FAILED = "run_failed"
+    """The workflow raised, timed out, hung or crashed."""
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class AllowRule:
+    """A known and accepted finding: matched by pattern id or by the leaked type."""
+
+    reason: str
+    pattern: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_retained_objects: int = 0
+    """Framework objects from finished runs that may stay reachable when no finding already
+    accounts for them (a bounded retention, such as the last run kept for debugging)."""
+    max_growth_bytes: int = 256
+    """Retained-memory growth per run that counts as a leak."""
+    fail_on: FailOn = FailOn.LEAK
+    allow: list[AllowRule] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a target fails the check."""
+
+    message: str
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A finding that would have failed the check but is accepted."""
+
+    fingerprint: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    name: str
+    target: str
+    status: TargetStatus
+    thresholds: Thresholds
+    message: str = ""
+    """The one line for a target that could not be checked."""
+    violations: list[Violation] = field(default_factory=list)
+    accepted: list[Accepted] = field(default_factory=list)
+    workdir: str = ""
+    """Where the target was imported from; the report's file paths are relative to it."""
+    duration_s: float = 0.0
+    report: Report | None = None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``wfleak check`` found for every target."""
+
+    environment: Environment
+    targets: list[TargetResult]
+    config: str | None = None
+    baseline: str | None = None
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "check"

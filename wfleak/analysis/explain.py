@@ -222,12 +222,12 @@ def _task_creation(objects: Sequence[Any], allocation: dict[int, list[Frame]]) -
     return None
 
 
-def _cache_definition(objects: Sequence[Any]) -> str | None:
+def _cache_definition(objects: Sequence[Any]) -> tuple[str, int] | None:
     for obj in objects:
         wrapped = getattr(obj, "__wrapped__", None)
         code = getattr(wrapped, "__code__", None)
         if type(obj).__name__ == "_lru_cache_wrapper" and code is not None:
-            return f"{display_path(code.co_filename)}:{code.co_firstlineno}"
+            return display_path(code.co_filename), code.co_firstlineno
     return None
 
 
@@ -249,9 +249,10 @@ def _concrete_fix(
     hops: Sequence[Hop],
     objects: Sequence[Any],
     allocation: dict[int, list[Frame]],
-) -> str:
+) -> tuple[str, Frame | None]:
+    """The fix, made concrete with the user's line that it changes, and that line."""
     if pattern is not None and pattern.origin is Origin.FRAMEWORK:
-        return _framework_fix(pattern)
+        return _framework_fix(pattern), None
     general = (
         pattern.fix
         if pattern is not None
@@ -262,14 +263,19 @@ def _concrete_fix(
     )
     mutation = _mutation(root, hops)
     if mutation is not None:
-        return f"Remove or bound `{mutation.code}` at {mutation.where}. {general}"
+        site = Frame(display_path(mutation.filename), mutation.lineno, user=True)
+        return f"Remove or bound `{mutation.code}` at {mutation.where}. {general}", site
     created = _task_creation(objects, allocation)
     if created is not None:
-        return f"The task is created at {created.filename}:{created.lineno}. {general}"
+        return f"The task is created at {created.filename}:{created.lineno}. {general}", created
     definition = _cache_definition(objects)
     if definition is not None:
-        return f"The cache is defined at {definition}. {general}"
-    return general
+        filename, lineno = definition
+        return (
+            f"The cache is defined at {filename}:{lineno}. {general}",
+            Frame(filename, lineno, user=True),
+        )
+    return general, None
 
 
 @dataclass(frozen=True)
@@ -356,6 +362,7 @@ def _leak_finding(
     count = held[explained.target_type]
     what = ", ".join(f"{n} × {name}" for name, n in held.items())
     text = render_path(path.root, hops, target)
+    fix, fix_site = _concrete_fix(pattern, path.root, hops, path.objects, allocation)
     origin = (
         pattern.origin
         if pattern is not None
@@ -377,7 +384,8 @@ def _leak_finding(
         explanation=pattern.explanation
         if pattern
         else ("No known pattern matches this path; the path shows which reference to cut."),
-        fix=_concrete_fix(pattern, path.root, hops, path.objects, allocation),
+        fix=fix,
+        fix_site=fix_site,
         fix_example=pattern.fix_example if pattern else "",
         path=ids,
         nodes=graph.nodes,

@@ -11,8 +11,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from wfleak.api import DEFAULT_GROWTH_BYTES, make_settings, run_analysis
 from wfleak.errors import ExitCode, UsageError
-from wfleak.isolation import analyze_in_worker
 from wfleak.model import ContextMode, Report, Settings, StopReason, WorkflowMode
 from wfleak.report.progress import ProgressDisplay
 from wfleak.serde import dumps
@@ -163,6 +163,7 @@ def build_settings(
     max_time: float | None,
     trace_frames: int,
     memray_file: str | None = None,
+    max_growth_bytes: int = DEFAULT_GROWTH_BYTES,
 ) -> Settings:
     """Validate the run options; every problem is one ``UsageError``."""
     if input_json is not None and input_file is not None:
@@ -180,25 +181,28 @@ def build_settings(
         raise UsageError(f"--timeout must be more than 0 seconds (got {timeout:g})")
     if max_time is not None and max_time <= 0:
         raise UsageError(f"--max-time must be more than 0 seconds (got {max_time:g})")
-    return Settings(
-        target=target,
+    return make_settings(
+        target,
         iterations=iterations,
         warmup=warmup,
-        workflow_mode=workflow,
-        context_mode=context,
+        workflow=workflow,
+        context=context,
         runner=runner,
+        input=run_input,
+        workflow_kwargs=kwargs,
         timeout=timeout,
         keep_going=keep_going,
         trace_frames=trace_frames,
-        memray_file=os.path.abspath(memray_file) if memray_file else None,
-        input=run_input,
-        workflow_kwargs=kwargs,
+        memray=memray_file,
+        max_growth_bytes=max_growth_bytes,
     )
 
 
-def analyze_with_progress(settings: Settings, max_time: float | None) -> Report:
+def analyze_with_progress(
+    settings: Settings, max_time: float | None, cwd: str | None = None
+) -> Report:
     with ProgressDisplay(Console(stderr=True)) as progress:
-        return analyze_in_worker(settings, progress.update, max_time=max_time)
+        return run_analysis(settings, max_time=max_time, cwd=cwd, observer=progress.update)
 
 
 def report_stop(report: Report) -> ExitCode:
