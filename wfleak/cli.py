@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from wfleak import __version__
+from wfleak.commands import check as check_command
 from wfleak.commands import graph as graph_command
 from wfleak.commands import run as run_command
 from wfleak.errors import ExitCode
@@ -41,6 +42,7 @@ def _root(
 
 app.command(epilog=run_command.EXIT_CODES)(run_command.run)
 app.command(epilog=graph_command.EXIT_CODES)(graph_command.graph)
+app.command(epilog=check_command.EXIT_CODES)(check_command.check)
 
 
 def _one_line_usage_error(exc: Exception) -> int | None:

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from wfleak.errors import UsageError
-from wfleak.model import SCHEMA_VERSION, Report
+from wfleak.model import SCHEMA_VERSION, CheckReport, Report
 
 T = TypeVar("T")
 
@@ -81,19 +81,32 @@ def from_jsonable(cls: Any, data: Any) -> Any:
     raise ValueError(f"expected {getattr(cls, '__name__', cls)}, got {type(data).__name__}")
 
 
-def dumps(report: Report) -> str:
-    return json.dumps(to_jsonable(report), indent=2, sort_keys=False) + "\n"
+def dumps(result: Report | CheckReport) -> str:
+    return json.dumps(to_jsonable(result), indent=2, sort_keys=False) + "\n"
 
 
 def loads(text: str, source: str = "<string>") -> Report:
     """Parse a saved report; every way it can be wrong is one clear ``UsageError``."""
+    result = loads_result(text, source)
+    if isinstance(result, CheckReport):
+        raise UsageError(f"{source} is a 'wfleak check' result, not a 'wfleak run' report")
+    return result
+
+
+def loads_result(text: str, source: str = "<string>") -> Report | CheckReport:
+    """Parse a saved 'run' report or 'check' result, whichever ``text`` holds."""
     if not text.strip():
         raise UsageError(f"Not a wfleak report: {source} is empty")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"Not a wfleak report: {source} is not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or "schema_version" not in data or "verdict" not in data:
+    is_check = isinstance(data, dict) and data.get("kind") == "check"
+    if (
+        not isinstance(data, dict)
+        or "schema_version" not in data
+        or ("verdict" not in data and not is_check)
+    ):
         raise UsageError(f"Not a wfleak report: {source} has no schema_version/verdict")
     if data["schema_version"] != SCHEMA_VERSION:
         raise UsageError(
@@ -101,7 +114,7 @@ def loads(text: str, source: str = "<string>") -> Report:
             f"(this wfleak reads schema {SCHEMA_VERSION})"
         )
     try:
-        report: Report = from_jsonable(Report, data)
+        result: Report | CheckReport = from_jsonable(CheckReport if is_check else Report, data)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"Not a wfleak report: {source}: {exc}") from None
-    return report
+    return result

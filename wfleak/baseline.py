@@ -1,0 +1,52 @@
+"""A saved result as a baseline: what each target already had, so only regressions fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from wfleak.errors import UsageError
+from wfleak.gate import BaselineEntry, retained_objects
+from wfleak.model import Report
+from wfleak.serde import loads_result
+
+
+def _entry(report: Report) -> BaselineEntry:
+    return BaselineEntry(
+        fingerprints=frozenset(f.fingerprint for f in report.findings),
+        retained_objects=retained_objects(report),
+    )
+
+
+@dataclass(frozen=True)
+class Baseline:
+    source: str
+    by_name: dict[str, BaselineEntry]
+    by_target: dict[str, BaselineEntry]
+
+    def entry(self, name: str, target: str) -> BaselineEntry | None:
+        """The saved entry for a target, matched by name, else by import string."""
+        return self.by_name.get(name) or self.by_target.get(target)
+
+
+def load_baseline(path: Path) -> Baseline:
+    """A ``check --json`` result or a ``run --json`` report."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"No such file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"Is a directory, not a wfleak report: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Cannot read {path}: {exc}") from None
+    result = loads_result(text, str(path))
+    if isinstance(result, Report):
+        entry = _entry(result)
+        return Baseline(str(path), {}, {result.target: entry})
+    by_name: dict[str, BaselineEntry] = {}
+    by_target: dict[str, BaselineEntry] = {}
+    for checked in result.targets:
+        if checked.report is not None:
+            by_name[checked.name] = _entry(checked.report)
+            by_target.setdefault(checked.target, by_name[checked.name])
+    return Baseline(str(path), by_name, by_target)

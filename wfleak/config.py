@@ -1,0 +1,308 @@
+"""``[tool.wfleak]`` in ``pyproject.toml``: the targets ``wfleak check`` gates, validated.
+
+Keys use the command line's spelling (``max-growth-bytes`` for ``--max-growth-bytes``). The
+top-level table holds defaults; each entry of ``targets`` may override any of them. Every
+problem is one ``UsageError`` naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wfleak.errors import UsageError
+from wfleak.model import AllowRule, ContextMode, FailOn, Thresholds, WorkflowMode
+
+CONFIG_FILE = "pyproject.toml"
+TABLE = "tool.wfleak"
+
+
+class ConfigError(UsageError):
+    """A problem in the configuration file."""
+
+
+def _describe(value: object) -> str:
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
+    kind = "table" if isinstance(value, dict) else kinds.get(type(value), type(value).__name__)
+    shown = repr(value) if not isinstance(value, (dict, list)) else ""
+    return f"{kind} {shown}".strip()
+
+
+Check = Callable[[object], bool]
+
+
+@dataclass(frozen=True)
+class Option:
+    expected: str
+    accepts: Check
+
+
+def _integer(minimum: int) -> Option:
+    return Option(
+        f"an integer ≥ {minimum}",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum,
+    )
+
+
+def _positive_number() -> Option:
+    return Option(
+        "a number > 0",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+    )
+
+
+def _choice(*values: str) -> Option:
+    return Option(" or ".join(f"'{v}'" for v in values), lambda v: v in values)
+
+
+def _boolean() -> Option:
+    return Option("true or false", lambda v: isinstance(v, bool))
+
+
+def _table() -> Option:
+    return Option(
+        "a table of field names to values",
+        lambda v: isinstance(v, dict),
+    )
+
+
+def _string() -> Option:
+    return Option("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
+
+
+ANALYSIS_OPTIONS: dict[str, Option] = {
+    "iterations": _integer(1),
+    "warmup": _integer(0),
+    "workflow": _choice(*(m.value for m in WorkflowMode)),
+    "context": _choice(*(m.value for m in ContextMode)),
+    "runner": _boolean(),
+    "input": _table(),
+    "input-file": _string(),
+    "workflow-kwargs": _table(),
+    "timeout": _positive_number(),
+    "keep-going": _boolean(),
+    "max-time": _positive_number(),
+    "trace-frames": _integer(1),
+}
+THRESHOLD_OPTIONS: dict[str, Option] = {
+    "max-retained-objects": _integer(0),
+    "max-growth-bytes": _integer(1),
+    "fail-on": _choice(*(m.value for m in FailOn)),
+}
+ALLOW_KEYS = ("reason", "pattern", "type")
+TOP_KEYS = (*ANALYSIS_OPTIONS, *THRESHOLD_OPTIONS, "allow", "targets")
+TARGET_KEYS = ("name", "target", *ANALYSIS_OPTIONS, *THRESHOLD_OPTIONS, "allow")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One target to check, with every option resolved (command line, target, defaults)."""
+
+    name: str
+    target: str
+    options: dict[str, Any]
+    """Analysis options by their configuration key; absent means the built-in default."""
+    thresholds: Thresholds
+    workdir: Path
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    path: Path | None
+    targets: list[TargetConfig]
+    defaults: dict[str, Any]
+    """The top-level table, for a target given on the command line."""
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.folder = path.parent
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {problem}")
+
+    def check_keys(self, table: Mapping[str, object], where: str, known: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise self.error(where, f"unknown key '{key}'{hint}")
+
+    def options(self, table: Mapping[str, object], where: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, spec in (ANALYSIS_OPTIONS | THRESHOLD_OPTIONS).items():
+            if key not in table:
+                continue
+            value = table[key]
+            if not spec.accepts(value):
+                raise self.error(
+                    f"{where}.{key}", f"expected {spec.expected}, got {_describe(value)}"
+                )
+            found[key] = value
+        if "input" in found and "input-file" in found:
+            raise self.error(where, "give input or input-file, not both")
+        if "input-file" in found:
+            found["input"] = self.input_file(found.pop("input-file"), f"{where}.input-file")
+        if "allow" in table:
+            found["allow"] = self.allow(table["allow"], f"{where}.allow")
+        return found
+
+    def input_file(self, name: str, key: str) -> dict[str, Any]:
+        path = self.folder / name
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise self.error(key, f"No such file: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.error(key, f"Cannot read {path}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise self.error(key, f"{path} is not valid JSON: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise self.error(key, f"{path} must hold a JSON object, got {_describe(value)}")
+        return value
+
+    def allow(self, value: object, where: str) -> list[AllowRule]:
+        if not isinstance(value, list):
+            raise self.error(where, f"expected an array of tables, got {_describe(value)}")
+        rules = []
+        for i, entry in enumerate(value, start=1):
+            key = f"{where}[{i}]"
+            if not isinstance(entry, dict):
+                raise self.error(key, f"expected a table, got {_describe(entry)}")
+            self.check_keys(entry, key, ALLOW_KEYS)
+            for name in ALLOW_KEYS:
+                if name in entry and not _string().accepts(entry[name]):
+                    raise self.error(
+                        f"{key}.{name}",
+                        f"expected a non-empty string, got {_describe(entry[name])}",
+                    )
+            if "reason" not in entry:
+                raise self.error(key, "missing 'reason': say why this finding is accepted")
+            if ("pattern" in entry) == ("type" in entry):
+                raise self.error(key, "give exactly one of 'pattern' (e.g. 'WFL106') or 'type'")
+            rules.append(
+                AllowRule(
+                    reason=entry["reason"], pattern=entry.get("pattern"), type=entry.get("type")
+                )
+            )
+        return rules
+
+
+def thresholds_from(options: Mapping[str, Any]) -> Thresholds:
+    defaults = Thresholds()
+    return Thresholds(
+        max_retained_objects=options.get("max-retained-objects", defaults.max_retained_objects),
+        max_growth_bytes=options.get("max-growth-bytes", defaults.max_growth_bytes),
+        fail_on=FailOn(options.get("fail-on", defaults.fail_on)),
+        allow=list(options.get("allow", [])),
+    )
+
+
+def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win, except that allow rules add up."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "allow":
+                merged["allow"] = [*merged.get("allow", []), *value]
+            else:
+                merged[key] = value
+    return merged
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start``."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_table(path: Path, required: bool) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"No such file: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"Is a directory, not a configuration file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    table = (
+        document.get("tool", {}).get("wfleak") if isinstance(document.get("tool"), dict) else None
+    )
+    if table is None:
+        if required:
+            raise ConfigError(f"{path}: no [{TABLE}] table")
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {TABLE}: expected a table, got {_describe(table)}")
+    return table
+
+
+def load_config(
+    path: Path | None, overrides: Mapping[str, Any], require_targets: bool
+) -> CheckConfig:
+    """Read ``path`` (or the nearest pyproject.toml) into resolved targets.
+
+    ``overrides`` are options given on the command line; they win over the file.
+    """
+    explicit = path is not None
+    found = path if path is not None else find_config(Path.cwd())
+    if found is None:
+        if require_targets:
+            raise ConfigError(
+                f"no {CONFIG_FILE} with a [{TABLE}] table here or above; give a TARGET or "
+                "--config FILE"
+            )
+        return CheckConfig(None, [], dict(overrides))
+    table = _read_table(found, required=explicit or require_targets)
+    if table is None:
+        return CheckConfig(None, [], dict(overrides))
+    reader = _Reader(found)
+    reader.check_keys(table, TABLE, TOP_KEYS)
+    defaults = reader.options(table, TABLE)
+    entries = table.get("targets", [])
+    if not isinstance(entries, list):
+        raise reader.error(
+            f"{TABLE}.targets", f"expected an array of tables, got {_describe(entries)}"
+        )
+    targets: list[TargetConfig] = []
+    for i, entry in enumerate(entries, start=1):
+        where = f"{TABLE}.targets[{i}]"
+        if not isinstance(entry, dict):
+            raise reader.error(where, f"expected a table, got {_describe(entry)}")
+        reader.check_keys(entry, where, TARGET_KEYS)
+        if "target" not in entry:
+            raise reader.error(where, "missing 'target' (e.g. 'package.module:Workflow')")
+        for key in ("target", "name"):
+            if key in entry and not _string().accepts(entry[key]):
+                raise reader.error(
+                    f"{where}.{key}", f"expected a non-empty string, got {_describe(entry[key])}"
+                )
+        options = merge(defaults, reader.options(entry, where), overrides)
+        name = str(entry.get("name", entry["target"]))
+        if any(t.name == name for t in targets):
+            raise reader.error(f"{where}.name", f"another target is already named '{name}'")
+        targets.append(
+            TargetConfig(
+                name=name,
+                target=entry["target"],
+                options=options,
+                thresholds=thresholds_from(options),
+                workdir=found.parent.resolve(),
+            )
+        )
+    if require_targets and not targets:
+        raise reader.error(f"{TABLE}.targets", "no targets to check")
+    return CheckConfig(found, targets, merge(defaults, overrides))

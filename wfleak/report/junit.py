@@ -1,0 +1,82 @@
+"""JUnit XML: one test case per checked target, so CI systems list leaks as test failures.
+
+The shape is the common denominator that Jenkins, GitLab and the GitHub test-report actions
+read: ``testsuites > testsuite > testcase`` with ``failure`` for a leak and ``error`` for a
+target that could not be checked.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from wfleak.model import CheckReport, Finding, TargetResult, TargetStatus
+from wfleak.report.summary import status_word
+
+
+def finding_text(finding: Finding) -> str:
+    lines = [
+        f"{finding.pattern_id + ' ' if finding.pattern_id else ''}{finding.title}",
+        finding.summary,
+    ]
+    if finding.explanation:
+        lines.append(f"why: {finding.explanation}")
+    if finding.fix:
+        lines.append(f"fix: {finding.fix}")
+    if finding.fix_example:
+        lines.append(f"example: {finding.fix_example}")
+    return "\n".join(lines)
+
+
+def _failure_text(result: TargetResult) -> str:
+    findings = {f.fingerprint: f for f in result.report.findings} if result.report else {}
+    parts = []
+    for violation in result.violations:
+        finding = findings.get(violation.fingerprint or "")
+        parts.append(finding_text(finding) if finding else violation.message)
+    return "\n\n".join(parts)
+
+
+def _testcase(result: TargetResult) -> ET.Element:
+    case = ET.Element(
+        "testcase",
+        {"classname": "wfleak.check", "name": result.name, "time": f"{result.duration_s:.3f}"},
+    )
+    if result.status is TargetStatus.LEAKING:
+        failure = ET.SubElement(
+            case,
+            "failure",
+            {"message": result.violations[0].message, "type": status_word(result)},
+        )
+        failure.text = _failure_text(result)
+    elif result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
+        error = ET.SubElement(
+            case, "error", {"message": result.message, "type": result.status.value}
+        )
+        error.text = result.message
+    elif result.status is TargetStatus.INTERRUPTED:
+        ET.SubElement(case, "skipped", {"message": "interrupted"})
+    output = [f"target: {result.target}", f"verdict: {status_word(result)}"]
+    output += [f"accepted: {a.title} ({a.reason})" for a in result.accepted]
+    ET.SubElement(case, "system-out").text = "\n".join(output)
+    return case
+
+
+def render_junit(check: CheckReport) -> str:
+    cases = [_testcase(result) for result in check.targets]
+    failures = sum(r.status is TargetStatus.LEAKING for r in check.targets)
+    errors = sum(
+        r.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED) for r in check.targets
+    )
+    skipped = sum(r.status is TargetStatus.INTERRUPTED for r in check.targets)
+    counts = {
+        "tests": str(len(cases)),
+        "failures": str(failures),
+        "errors": str(errors),
+        "skipped": str(skipped),
+        "time": f"{sum(r.duration_s for r in check.targets):.3f}",
+    }
+    suites = ET.Element("testsuites", {"name": "wfleak", **counts})
+    suite = ET.SubElement(suites, "testsuite", {"name": "wfleak check", **counts})
+    suite.extend(cases)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,109 @@
+"""The compact ``wfleak check`` log: one line per target, then its top finding's path and fix.
+
+Written for a CI log: plain text reads well without colour, and rich drops the colour by
+itself when the stream is not a terminal or ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from wfleak.analysis.verdict import format_bytes
+from wfleak.model import CheckReport, Finding, Report, TargetResult, TargetStatus
+
+_MARK = {
+    TargetStatus.PASSED: ("✓", "green"),
+    TargetStatus.LEAKING: ("✗", "bold red"),
+    TargetStatus.NOT_LOADED: ("!", "bold red"),
+    TargetStatus.RUN_FAILED: ("!", "bold red"),
+    TargetStatus.INTERRUPTED: ("-", "yellow"),
+}
+_WORD = {
+    TargetStatus.NOT_LOADED: "ERROR",
+    TargetStatus.RUN_FAILED: "FAILED",
+    TargetStatus.INTERRUPTED: "STOPPED",
+}
+
+
+def growth_per_run(report: Report) -> float | None:
+    for trend in report.trends:
+        if trend.metric == "retained memory":
+            return trend.slope
+    return None
+
+
+def status_word(result: TargetResult) -> str:
+    if result.status in _WORD:
+        return _WORD[result.status]
+    return result.report.verdict.value.upper() if result.report else result.status.value
+
+
+def top_finding(result: TargetResult) -> Finding | None:
+    """The finding behind the first violation, else the report's first finding."""
+    if result.report is None:
+        return None
+    by_fingerprint = {f.fingerprint: f for f in result.report.findings}
+    for violation in result.violations:
+        if violation.fingerprint in by_fingerprint:
+            return by_fingerprint[violation.fingerprint]
+    return result.report.findings[0] if result.report.findings else None
+
+
+def target_line(result: TargetResult, name_width: int = 0) -> Text:
+    mark, style = _MARK[result.status]
+    line = Text()
+    line.append(f"{mark} ", style=style)
+    line.append(f"{result.name:<{name_width}}  ", style="bold")
+    line.append(f"{status_word(result):<6}", style=style)
+    growth = growth_per_run(result.report) if result.report and result.report.runs else None
+    if growth is not None:
+        line.append(f"  {'+' if growth >= 0 else ''}{format_bytes(growth)}/run")
+    finding = top_finding(result)
+    if result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
+        line.append(f"  {result.message}")
+    elif result.violations and finding is not None:
+        line.append(f"  {headline(finding)}")
+    elif result.violations:
+        line.append(f"  {result.violations[0].message}")
+    return line
+
+
+def headline(finding: Finding) -> str:
+    return f"{finding.pattern_id} {finding.title}" if finding.pattern_id else finding.title
+
+
+def render_target(result: TargetResult, console: Console, name_width: int = 0) -> None:
+    console.print(target_line(result, name_width), soft_wrap=True)
+    finding = top_finding(result)
+    if finding is not None and result.status is not TargetStatus.PASSED:
+        console.print(Text(f"    {finding.summary}"), soft_wrap=True)
+        if finding.fix:
+            console.print(Text(f"    fix: {finding.fix}"), soft_wrap=True)
+    # The status line already names the top finding, or else the first violation.
+    on_status_line = finding.fingerprint if finding is not None else None
+    for index, more in enumerate(result.violations):
+        if more.fingerprint == on_status_line or (on_status_line is None and index == 0):
+            continue
+        console.print(Text(f"    also: {more.message}"), soft_wrap=True)
+    for accepted in result.accepted:
+        console.print(
+            Text(f"    accepted: {accepted.title} ({accepted.reason})", style="dim"),
+            soft_wrap=True,
+        )
+
+
+def totals_line(check: CheckReport) -> str:
+    counts = {status: 0 for status in TargetStatus}
+    for result in check.targets:
+        counts[result.status] += 1
+    total = len(check.targets)
+    parts = [f"{counts[TargetStatus.PASSED]} of {total} passed"]
+    if counts[TargetStatus.LEAKING]:
+        parts.append(f"{counts[TargetStatus.LEAKING]} leaking")
+    unchecked = counts[TargetStatus.NOT_LOADED] + counts[TargetStatus.RUN_FAILED]
+    if unchecked:
+        parts.append(f"{unchecked} could not be checked")
+    if counts[TargetStatus.INTERRUPTED]:
+        parts.append("interrupted")
+    return "wfleak check: " + ", ".join(parts)
