@@ -30,14 +30,16 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 240, cwd: Path = ROOT) -> CliResult:
+def run_cli(
+    *args: str, timeout: float = 240, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> CliResult:
     """``python -m wfleak ARGS`` in a subprocess, as a user would run it."""
     process = subprocess.run(
         [sys.executable, "-m", "wfleak", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=cli_env(),
+        env=cli_env() | (env or {}),
         timeout=timeout,
     )
     return CliResult(process.returncode, process.stdout, process.stderr)
