@@ -119,13 +119,21 @@ class CheckConfig:
     """The top-level table, for a target given on the command line."""
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it, as the user typed it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.folder = path.parent
 
     def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
+        return ConfigError(f"{shown(self.path)}: {key}: {problem}")
 
     def check_keys(self, table: Mapping[str, object], where: str, known: tuple[str, ...]) -> None:
         for key in table:
@@ -237,16 +245,16 @@ def _read_table(path: Path, required: bool) -> dict[str, Any] | None:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{shown(path)}: not valid TOML: {exc}") from None
     table = (
         document.get("tool", {}).get("wfleak") if isinstance(document.get("tool"), dict) else None
     )
     if table is None:
         if required:
-            raise ConfigError(f"{path}: no [{TABLE}] table")
+            raise ConfigError(f"{shown(path)}: no [{TABLE}] table")
         return None
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {TABLE}: expected a table, got {_describe(table)}")
+        raise ConfigError(f"{shown(path)}: {TABLE}: expected a table, got {_describe(table)}")
     return table
 
 

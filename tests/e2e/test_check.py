@@ -211,5 +211,5 @@ def test_broken_config_exits_2_naming_file_and_key(
     result = run_cli("check", cwd=tmp_path)
     assert result.code == 2
     assert result.stdout == ""
-    assert result.stderr.startswith(f"wfleak: error: {tmp_path / 'pyproject.toml'}: {message}")
+    assert result.stderr.startswith(f"wfleak: error: pyproject.toml: {message}")
     assert len(result.stderr.splitlines()) == 1

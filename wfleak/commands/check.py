@@ -190,7 +190,7 @@ def check(
         typer.Argument(
             help="Check this one target ('module:Workflow' or 'file.py:attr', or the name of "
             "a configured target) instead of every target in [tool.wfleak].",
-            metavar="[TARGET]",
+            metavar="TARGET",
             show_default=False,
         ),
     ] = None,
