@@ -92,6 +92,21 @@ CASES = [
         "--json no/such/dir/r.json: no such directory no/such/dir",
     ),
     (["run", CLEAN, "--json", "samples"], 2, "--json samples is a directory"),
+    (["check", CLEAN, "--baseline", "nowhere.json"], 2, "No such file: nowhere.json"),
+    (
+        ["check", CLEAN, "--baseline", "samples/clean.py"],
+        2,
+        "Not a wfleak report: samples/clean.py is not valid JSON",
+    ),
+    (["check", "--config", "nowhere.toml"], 2, "No such file: nowhere.toml"),
+    (["check", "--config", "samples"], 2, "Is a directory, not a configuration file: samples"),
+    (["check", "--config", "README.md"], 2, "README.md: not valid TOML"),
+    (["check"], 2, "pyproject.toml: no [tool.wfleak] table"),
+    (["check", CLEAN, "--junit-xml", "samples"], 2, "--junit-xml samples is a directory"),
+    (["check", CLEAN, "--json", "-", "--github"], 2, "--json - and --github both write to"),
+    (["check", CLEAN, "--fail-on", "bogus"], 2, "Invalid value for '--fail-on'"),
+    (["check", CLEAN, "--timeout", "0"], 2, "--timeout must be more than 0 seconds (got 0)"),
+    (["check", CLEAN, "--input", "[1]"], 2, "--input must be a JSON object, got list"),
 ]
 
 
@@ -111,6 +126,14 @@ def test_unreadable_input_file(tmp_path: Path) -> None:
     result = run_cli("run", CLEAN, "--input-file", str(folder))
     assert result.code == 2
     assert result.stderr.strip() == f"wfleak: error: Is a directory, not a JSON file: {folder}"
+
+
+def test_check_help_teaches_the_exit_codes() -> None:
+    result = run_cli("check", "--help")
+    assert result.code == 0
+    flat = " ".join(result.stdout.split())
+    assert "Exit codes: 0 every target passed; 1 at least one target leaks" in flat
+    assert "2 usage or configuration error, or a target could not be loaded" in flat
 
 
 def test_help_teaches_the_exit_codes() -> None:
