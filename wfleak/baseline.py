@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from wfleak.errors import UsageError
+from wfleak.files import read_text
 from wfleak.gate import BaselineEntry, retained_objects
 from wfleak.model import Report
 from wfleak.serde import loads_result
@@ -31,15 +31,7 @@ class Baseline:
 
 def load_baseline(path: Path) -> Baseline:
     """A ``check --json`` result or a ``run --json`` report."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"No such file: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"Is a directory, not a wfleak report: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read {path}: {exc}") from None
-    result = loads_result(text, str(path))
+    result = loads_result(read_text(path, "a wfleak report"), str(path))
     if isinstance(result, Report):
         entry = _entry(result)
         return Baseline(str(path), {}, {result.target: entry})

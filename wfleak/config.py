@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wfleak.errors import UsageError
+from wfleak.files import read_text
 from wfleak.model import AllowRule, ContextMode, FailOn, Thresholds, WorkflowMode
 
 CONFIG_FILE = "pyproject.toml"
@@ -234,14 +235,7 @@ def find_config(start: Path) -> Path | None:
 
 
 def _read_table(path: Path, required: bool) -> dict[str, Any] | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"No such file: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"Is a directory, not a configuration file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read {path}: {exc}") from None
+    text = read_text(path, "a configuration file")
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wfleak.config import ConfigError, load_config
+from wfleak.errors import UsageError
 from wfleak.model import AllowRule, FailOn
 
 
@@ -151,6 +152,6 @@ def test_each_mistake_names_file_key_and_expectation(
 
 
 def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(UsageError) as raised:
         load_config(tmp_path / "ci.toml", {}, require_targets=True)
     assert raised.value.message == f"No such file: {tmp_path / 'ci.toml'}"

@@ -15,6 +15,7 @@ from wfleak.baseline import Baseline, load_baseline
 from wfleak.commands import common
 from wfleak.config import THRESHOLD_OPTIONS, TargetConfig, load_config, thresholds_from
 from wfleak.errors import ExitCode, UsageError, WfleakError
+from wfleak.files import read_text
 from wfleak.gate import evaluate
 from wfleak.model import (
     CheckReport,
@@ -143,7 +144,7 @@ def _overrides(
     }
     if input_file is not None:
         given["input"] = common.parse_json_object(
-            common.read_text(input_file, "a JSON file"), f"--input-file {input_file}"
+            read_text(input_file, "a JSON file"), f"--input-file {input_file}"
         )
     elif input_json is not None:
         given["input"] = common.parse_json_object(input_json, "--input")

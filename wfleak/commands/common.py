@@ -13,6 +13,7 @@ from rich.console import Console
 
 from wfleak.api import DEFAULT_GROWTH_BYTES, make_settings, run_analysis
 from wfleak.errors import ExitCode, UsageError
+from wfleak.files import read_text
 from wfleak.model import ContextMode, Report, Settings, StopReason, WorkflowMode
 from wfleak.report.progress import ProgressDisplay
 from wfleak.serde import dumps
@@ -94,17 +95,6 @@ def parse_json_object(text: str, option: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise UsageError(f"{option} must be a JSON object, got {type(value).__name__}")
     return value
-
-
-def read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"No such file: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"Is a directory, not {what}: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read {path}: {exc}") from None
 
 
 def check_writable(path: str, option: str) -> None:

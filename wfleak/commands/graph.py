@@ -10,6 +10,7 @@ import typer
 
 from wfleak.commands import common
 from wfleak.errors import ExitCode, UsageError, WfleakError
+from wfleak.files import read_text
 from wfleak.model import ContextMode, Report, WorkflowMode
 from wfleak.report import diagram as diagram_model
 from wfleak.report.dot import render_dot, render_with_graphviz
@@ -67,7 +68,7 @@ def render(report: Report, fmt: DiagramFormat, drawn: diagram_model.Diagram) -> 
 
 
 def load_report(path: Path) -> Report:
-    return loads(common.read_text(path, "a wfleak report"), str(path))
+    return loads(read_text(path, "a wfleak report"), str(path))
 
 
 def graph(
