@@ -45,7 +45,7 @@ def wfleak_check(request: pytest.FixtureRequest) -> WorkflowCheck:
     from wfleak.api import make_settings, run_analysis
     from wfleak.errors import WfleakError
     from wfleak.gate import evaluate
-    from wfleak.report.junit import finding_text
+    from wfleak.report.junit import violation_texts
 
     root = Path(str(request.config.rootpath))
 
@@ -71,11 +71,7 @@ def wfleak_check(request: pytest.FixtureRequest) -> WorkflowCheck:
         )
         judgement = evaluate(report, thresholds)
         if judgement.status is not TargetStatus.PASSED:
-            findings = {f.fingerprint: f for f in report.findings}
-            texts = [
-                finding_text(findings[v.fingerprint]) if v.fingerprint in findings else v.message
-                for v in judgement.violations
-            ]
+            texts = violation_texts(report, judgement.violations)
             if judgement.status is TargetStatus.RUN_FAILED:
                 texts.insert(0, report.stop_message or "the workflow failed")
             pytest.fail(

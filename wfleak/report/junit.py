@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from wfleak.model import CheckReport, Finding, TargetResult, TargetStatus
+from wfleak.model import CheckReport, Finding, Report, TargetResult, TargetStatus, Violation
 from wfleak.report.summary import status_word
 
 
@@ -27,13 +27,18 @@ def finding_text(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def _failure_text(result: TargetResult) -> str:
-    findings = {f.fingerprint: f for f in result.report.findings} if result.report else {}
-    parts = []
-    for violation in result.violations:
+def violation_texts(report: Report | None, violations: list[Violation]) -> list[str]:
+    """Each violation as its finding's full text (or its own line when it has no finding)."""
+    findings = {f.fingerprint: f for f in report.findings} if report else {}
+    texts = []
+    for violation in violations:
         finding = findings.get(violation.fingerprint or "")
-        parts.append(finding_text(finding) if finding else violation.message)
-    return "\n\n".join(parts)
+        texts.append(finding_text(finding) if finding else violation.message)
+    return texts
+
+
+def _failure_text(result: TargetResult) -> str:
+    return "\n\n".join(violation_texts(result.report, result.violations))
 
 
 def _testcase(result: TargetResult) -> ET.Element:
