@@ -79,7 +79,7 @@ def test_leaky_and_clean_targets_fail_with_every_ci_output(tmp_path: Path) -> No
     assert "LEAK" in history and "WFL001" in history
     assert any(line.startswith("✓ fixed") and " OK " in line for line in lines)
     assert "fix: Remove or bound `HISTORY.append(ctx)`" in result.stdout
-    assert "wfleak check: 1 of 2 passed, 1 leaking" in lines
+    assert "wfleak check: 1 of 2 passed, 1 failed" in lines
 
     check = json.loads((tmp_path / "check.json").read_text())
     assert check["kind"] == "check"
@@ -213,3 +213,34 @@ def test_broken_config_exits_2_naming_file_and_key(
     assert result.stdout == ""
     assert result.stderr.startswith(f"wfleak: error: pyproject.toml: {message}")
     assert len(result.stderr.splitlines()) == 1
+
+
+FRESH_WORKFLOW_PER_RUN = """
+[[tool.wfleak.targets]]
+name = "fresh"
+target = "flows/fixed_global.py:FixedWorkflow"
+workflow = "fresh"
+fail-on = "cycle"
+"""
+
+
+def test_fail_on_cycle_and_an_allow_rule_for_a_framework_finding(tmp_path: Path) -> None:
+    # A new workflow per run leaves the runtime's closures to the cyclic GC (WFL106): a CYCLE
+    # finding, so it fails only with fail-on = "cycle", and an allow rule accepts it.
+    project = make_project(tmp_path / "service", FRESH_WORKFLOW_PER_RUN)
+    failing = run_cli("check", cwd=project)
+    assert failing.code == 1, failing.stdout + failing.stderr
+    assert failing.stdout.startswith("✗ fresh  CYCLE")
+    assert "WFL106" in failing.stdout.splitlines()[0]
+    passing = run_cli("check", "--fail-on", "leak", cwd=project)
+    assert passing.code == 0, passing.stdout + passing.stderr
+
+    config = project / "pyproject.toml"
+    config.write_text(
+        config.read_text()
+        + 'allow = [{ pattern = "WFL106", reason = "a new workflow per run on purpose" }]\n'
+    )
+    accepted = run_cli("check", cwd=project)
+    assert accepted.code == 0, accepted.stdout + accepted.stderr
+    assert "accepted: The runtime's per-run closures form cycles" in accepted.stdout
+    assert "(a new workflow per run on purpose)" in accepted.stdout

@@ -100,7 +100,7 @@ def totals_line(check: CheckReport) -> str:
     total = len(check.targets)
     parts = [f"{counts[TargetStatus.PASSED]} of {total} passed"]
     if counts[TargetStatus.LEAKING]:
-        parts.append(f"{counts[TargetStatus.LEAKING]} leaking")
+        parts.append(f"{counts[TargetStatus.LEAKING]} failed")
     unchecked = counts[TargetStatus.NOT_LOADED] + counts[TargetStatus.RUN_FAILED]
     if unchecked:
         parts.append(f"{unchecked} could not be checked")
