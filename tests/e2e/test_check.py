@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, cli_env, run_cli
 
 FAST = """
 iterations = 12
@@ -244,3 +248,25 @@ def test_fail_on_cycle_and_an_allow_rule_for_a_framework_finding(tmp_path: Path)
     assert accepted.code == 0, accepted.stdout + accepted.stderr
     assert "accepted: The runtime's per-run closures form cycles" in accepted.stdout
     assert "(a new workflow per run on purpose)" in accepted.stdout
+
+
+def test_ctrl_c_stops_the_check_keeps_what_was_measured_and_exits_130(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "service", CLEAN, LEAKY)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wfleak", "check", "-n", "100000", "--json", "../check.json"],
+        cwd=project,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stdout + stderr
+    assert stdout.splitlines()[0].startswith("- fixed    STOPPED")
+    assert "history" not in stdout
+    assert "Traceback" not in stderr
+    (checked,) = json.loads((tmp_path / "check.json").read_text())["targets"]
+    assert checked["status"] == "interrupted"
+    assert len(checked["report"]["runs"]) > 0
