@@ -31,6 +31,7 @@ from wfleak.analysis.explain import (
     cycle_finding,
     explain_leaks,
     is_own,
+    may_be_own,
 )
 from wfleak.analysis.heap import HeapIndex
 from wfleak.analysis.paths import RootFinder, RootKind
@@ -340,7 +341,7 @@ class Measurement:
     def _explain(self, provider: WorkflowProvider, candidates: LeakCandidates) -> None:
         """Retention paths for what leaked, from one reverse-reference index of the heap."""
         self.observer(Progress("analyse", 0, 1, message="building the reference index"))
-        own = {id(candidates), id(candidates.leaked), id(candidates.timers)}
+        own = frozenset((id(candidates), id(candidates.leaked), id(candidates.timers)))
         roots = RootFinder(
             {
                 id(obj): kind
@@ -351,7 +352,7 @@ class Measurement:
                 if obj is not None
             }
         )
-        index = HeapIndex.build(lambda obj: id(obj) in own or is_own(obj))
+        index = HeapIndex.build(is_own, screen=may_be_own, exclude_ids=own)
         try:
             self.explained = explain_leaks(
                 index,

@@ -73,6 +73,20 @@ def _priority(obj: Any) -> int:
     return _LOWEST_PRIORITY
 
 
+_RUNNING_CODE = (
+    types.FrameType,
+    types.CoroutineType,
+    types.GeneratorType,
+    types.AsyncGeneratorType,
+)
+
+
+def may_be_own(tp: type) -> bool:
+    """Whether objects of this type can be wfleak's own (see ``is_own``), decided by type so
+    a heap scan asks ``is_own`` only about the few objects it must look at."""
+    return module_of(tp).startswith("wfleak.") or issubclass(tp, _RUNNING_CODE)
+
+
 def is_own(obj: Any) -> bool:
     """wfleak's own objects and frames, which must never appear in a path."""
     tp = type(obj)
