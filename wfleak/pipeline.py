@@ -33,7 +33,6 @@ from wfleak.analysis.explain import (
     is_own,
     may_be_own,
 )
-from wfleak.analysis.heap import HeapIndex
 from wfleak.analysis.paths import RootFinder, RootKind
 from wfleak.analysis.verdict import judge
 from wfleak.driver import RunOutcome, WorkflowProvider, run_with_timeout
@@ -340,6 +339,9 @@ class Measurement:
 
     def _explain(self, provider: WorkflowProvider, candidates: LeakCandidates) -> None:
         """Retention paths for what leaked, from one reverse-reference index of the heap."""
+        # Imported here: numpy, which the index needs, would slow down the command's start.
+        from wfleak.analysis.heap import HeapIndex
+
         self.observer(Progress("analyse", 0, 1, message="building the reference index"))
         own = frozenset((id(candidates), id(candidates.leaked), id(candidates.timers)))
         roots = RootFinder(
