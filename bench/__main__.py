@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         print(bigheap.measure(objects=300_000 if quick else 1_000_000), flush=True)
     if "scaling" in chosen:
         sizes = [10_000, 100_000, 1_000_000] if quick else [10_000, 100_000, 1_000_000, 3_000_000]
-        print(scaling.measure(sizes, naive_up_to=1_000_000), flush=True)
+        print(scaling.measure(sizes, naive_up_to=sizes[-1]), flush=True)
     if "detection" in chosen:
         print(
             detection.measure(repeat=1 if quick else 3, clean_repeat=5 if quick else 20),
