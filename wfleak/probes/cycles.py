@@ -49,6 +49,9 @@ def collect_cycle_garbage(
     count = len(garbage)
     if inspect_garbage is not None and count:
         inspect_garbage(garbage, dict(framework_types))
+    if not count:
+        # Nothing to free, so nothing to measure: reading the allocator's count is not free.
+        return CycleGarbage(objects=0, bytes=0, framework_types={})
     before = allocated()
     garbage.clear()
     gc.collect()
