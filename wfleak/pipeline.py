@@ -448,7 +448,7 @@ class Measurement:
         # would take seconds that belong to no run.
         with _frozen_heap():
             tracing = _Tracing()
-            if tracing.by_caller or not allocator.counts_every_allocation():
+            if tracing.by_caller or not allocator.supported():
                 # One frame is all the measured runs need from tracemalloc: the byte count.
                 tracing.start(1)
                 self.allocated = _traced_bytes
