@@ -24,6 +24,7 @@ from wfleak.analysis.verdict import judge
 from wfleak.errors import ExitCode, WfleakError
 from wfleak.model import Report, RunSample, Settings, StopReason, Verdict
 from wfleak.pipeline import Progress, environment
+from wfleak.probes import allocator
 from wfleak.serde import from_jsonable, to_jsonable
 
 MIN_HANG_GRACE_S = 5.0
@@ -98,7 +99,8 @@ class WorkerSession:
                 self._handle(json.loads(line))
 
     def _hang_limit(self) -> float | None:
-        if self.stream.phase in ("warm-up", "measure") and self.settings.timeout is not None:
+        running = ("warm-up", "measure", "trace")
+        if self.stream.phase in running and self.settings.timeout is not None:
             return self.settings.timeout + max(MIN_HANG_GRACE_S, self.settings.timeout)
         return None
 
@@ -113,6 +115,7 @@ class WorkerSession:
                 pass_fds=(write_fd,),
                 start_new_session=True,
                 cwd=self.cwd,
+                env={**os.environ, **allocator.worker_environment()},
             )
             os.close(write_fd)
             assert process.stdin is not None
@@ -180,6 +183,8 @@ class WorkerSession:
             return f"warm-up run {self.stream.warmup_done + 1}"
         if self.stream.phase == "measure":
             return f"run {len(self.stream.samples) + 1}"
+        if self.stream.phase == "trace":
+            return "an allocation-tracing run after the measured runs"
         if self.stream.phase == "analyse":
             return "the analysis after the runs"
         return "loading of the target"

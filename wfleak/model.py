@@ -112,12 +112,13 @@ class RunSample:
     cycle_objects: int = 0
     """Objects found unreachable by the cyclic GC after this run."""
     cycle_bytes: int = 0
-    """Bytes those objects held (tracemalloc), freed only by the cyclic GC."""
+    """Bytes those objects held, freed only by the cyclic GC."""
     cycle_framework_types: dict[str, int] = field(default_factory=dict)
     gc_objects: int = 0
     """GC-tracked objects made during the measured runs and alive after a full collection."""
     traced_bytes: int = 0
-    """tracemalloc traced memory after a full collection (allocations since measuring began)."""
+    """Bytes allocated after a full collection, as the C allocator counts them (tracemalloc's
+    count where it cannot); only the change from run to run means anything."""
     rss_bytes: int = 0
     pending_tasks: int = 0
     """Tasks created by the measured runs so far that are still pending."""

@@ -5,6 +5,11 @@ keeps nothing new on the Python heap: samples go to the observer and to an unbuf
 objects of interest are held by weak reference only, and the heap that existed before
 measuring is frozen out of the collector's view, so what the probes count is what the runs
 left behind.
+
+The measured runs are not traced by tracemalloc when the C allocator can count their bytes
+(see :mod:`wfleak.probes.allocator`): tracing every allocation makes a run several times
+slower. Only when the measured runs find a leak do a few more runs follow with full
+tracebacks, to tell where the leaked memory was allocated.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from wfleak.analysis.explain import (
     cycle_finding,
     explain_leaks,
     is_own,
+    may_be_own,
 )
-from wfleak.analysis.heap import HeapIndex
 from wfleak.analysis.paths import RootFinder, RootKind
 from wfleak.analysis.verdict import judge
 from wfleak.driver import RunOutcome, WorkflowProvider, run_with_timeout
@@ -51,8 +56,8 @@ from wfleak.model import (
     TypeGrowth,
     Verdict,
 )
+from wfleak.probes import allocator, memory
 from wfleak.probes import leftovers as leftover_probe
-from wfleak.probes import memory
 from wfleak.probes.cycles import collect_cycle_garbage
 from wfleak.probes.memray_probe import MemrayRecording
 from wfleak.probes.process import rss_bytes
@@ -62,6 +67,10 @@ from wfleak.target import load_target
 
 SETTLE_TICKS = 3
 """Loop iterations after a run so its done-callbacks run before probing, as in a server."""
+TRACED_RUNS = 4
+"""Runs traced with full tracebacks after measured runs that found a leak: the snapshots
+after the first and the last differ by what three runs left, and what all four leaked has a
+known allocation site."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,32 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _traced_bytes() -> int:
+    return tracemalloc.get_traced_memory()[0]
+
+
+class _Tracing:
+    """tracemalloc, started and stopped by the analysis unless the caller traces already."""
+
+    def __init__(self) -> None:
+        self.by_caller = tracemalloc.is_tracing()
+        self._frames = 0
+
+    def start(self, frames: int) -> None:
+        if self.by_caller or self._frames == frames:
+            return
+        if self._frames:
+            # The traceback depth is fixed while tracing; a deeper one needs a restart.
+            tracemalloc.stop()
+        tracemalloc.start(frames)
+        self._frames = frames
+
+    def stop(self) -> None:
+        if self._frames:
+            tracemalloc.stop()
+            self._frames = 0
+
+
 @contextmanager
 def _frozen_heap() -> Iterator[None]:
     gc.collect()
@@ -179,7 +214,7 @@ class Measurement:
         self.memray: MemraySummary | None = None
         self.cycles = CycleInspector(self.framework_types.__contains__)
         self.explained: list[Finding] = []
-        self.growth_samples: list[Any] = []
+        self.allocated: Callable[[], int] = allocator.in_use_bytes
 
     def _is_own(self, obj: object) -> bool:
         return (
@@ -232,7 +267,9 @@ class Measurement:
         # per run, so it is emptied before every measurement.
         sys._clear_type_cache()
         self.cycles.run = index
-        garbage = collect_cycle_garbage(self.framework_types.__contains__, self.cycles)
+        garbage = collect_cycle_garbage(
+            self.framework_types.__contains__, self.cycles, self.allocated
+        )
         alive_after = self.tracker.alive()
         scheduled = _scheduled_ids()
         live_timers, cancelled_timers = leftover_probe.count_timers(
@@ -243,7 +280,7 @@ class Measurement:
             for obj in self.tracker.live_objects()
             if isinstance(obj, asyncio.Task) and not obj.done()
         )
-        traced = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+        traced = self.allocated()
         own = self.tracker.alive() + self.timers.alive()
         gc_objects = len(gc.get_objects()) - own
         return RunSample(
@@ -275,7 +312,6 @@ class Measurement:
                 self.observer(Progress("measure", index, total, sample=sample))
                 if index == 1:
                     self.first_types = memory.live_type_counts(self._is_own)
-                    self.first_snapshot = memory.take_snapshot()
                 del sample
                 if not outcome.ok:
                     self._fail(index, False, outcome.error or "", outcome.timed_out)
@@ -283,8 +319,6 @@ class Measurement:
                         break
             self.observer(Progress("analyse", 0, 1))
             self.last_types = memory.live_type_counts(self._is_own)
-            self.growth_samples = self._growth_samples()
-            self.last_snapshot = memory.take_snapshot()
             self.retained_by_type = self.tracker.alive_by_type()
             tasks = [
                 t
@@ -296,9 +330,29 @@ class Measurement:
             self.leftovers = leftover_probe.summarise(tasks, timers)
             del tasks, timers
 
+    async def _trace_allocations(self, provider: WorkflowProvider) -> None:
+        """A few more runs, traced with full tracebacks: the allocation sites that grow, and
+        where the objects these runs leak were made."""
+        total = TRACED_RUNS
+        self.observer(Progress("trace", 0, total))
+        for index in range(1, total + 1):
+            await run_with_timeout(provider, self.settings.timeout)
+            await self._settle()
+            young = gc.get_objects(generation=0)
+            self.tracker.adopt(young)
+            self.timers.adopt(young)
+            del young
+            sys._clear_type_cache()
+            gc.collect()
+            if index == 1:
+                self.first_snapshot = memory.take_snapshot()
+            self.observer(Progress("trace", index, total))
+        self.last_snapshot = memory.take_snapshot()
+
     def _growth_samples(self) -> list[Any]:
-        """A few objects of each growing type, made by the measured runs (while the older heap
-        is still frozen out of view), oldest first: the ones surely not the latest run's."""
+        """A few objects of each growing type, made by the runs (while the older heap is still
+        frozen out of view): oldest first, the ones surely not the latest run's, and those
+        whose allocation site is known before the others."""
         # Only types that grew by about one object per run or more: a lazily filled cache
         # grows a little and stops, which is not what leaked.
         minimum = max(2, (self.settings.iterations - 1) // 2)
@@ -307,40 +361,52 @@ class Measurement:
             for row in memory.type_growth(self.first_types, self.last_types, limit=3)
             if row.delta >= minimum
         }
-        picked: dict[str, int] = {}
-        samples: list[Any] = []
+        traced: dict[str, list[Any]] = {name: [] for name in growing}
+        untraced: dict[str, list[Any]] = {name: [] for name in growing}
         for obj in gc.get_objects():
             name = framework.type_name(type(obj))
-            if name in growing and picked.get(name, 0) < 3 and not self._is_own(obj):
-                picked[name] = picked.get(name, 0) + 1
-                samples.append(obj)
-        return samples
+            if name not in growing or len(traced[name]) >= 3:
+                continue
+            if self._is_own(obj) or _made_by_analysis(obj):
+                continue
+            if allocation_frames(obj):
+                traced[name].append(obj)
+            elif len(untraced[name]) < 3:
+                untraced[name].append(obj)
+        return [obj for name in sorted(growing) for obj in (traced[name] + untraced[name])[:3]]
 
-    def _leak_candidates(self) -> LeakCandidates | None:
-        """What to explain, when the samples say LEAK; taken while tracemalloc still traces,
-        so the allocation sites of the leaked objects can be read."""
+    def _leaking(self) -> bool:
         runs = self.samples.read()
         growth = memory.type_growth(self.first_types, self.last_types)
-        _, _, findings = judge(runs, self.settings, self.tracker.alive_by_type(), growth)
-        growth_samples, self.growth_samples = self.growth_samples, []
-        if not any(f.kind is FindingKind.LEAK for f in findings):
-            return None
+        _, _, findings = judge(runs, self.settings, self.retained_by_type, growth)
+        return any(f.kind is FindingKind.LEAK for f in findings)
+
+    def _leak_candidates(self) -> LeakCandidates:
+        """What to explain; taken while tracemalloc still traces, so the allocation sites of
+        the leaked objects can be read."""
         leaked = self.tracker.live_objects()
-        counts = self.tracker.alive_by_type()
+        counts = self.retained_by_type
         if not leaked:
-            leaked = growth_samples
+            leaked = self._growth_samples()
+            growth = memory.type_growth(self.first_types, self.last_types)
             counts = {row.type_name.rsplit(".", 1)[-1]: row.delta for row in growth}
+        allocation = {id(obj): allocation_frames(obj) for obj in leaked}
+        # Objects whose allocation site is known come first, so they are the ones explained.
+        leaked.sort(key=lambda obj: not allocation[id(obj)])
         return LeakCandidates(
             leaked=leaked,
             counts=counts,
             timers=self.timers.live_objects(),
-            allocation={id(obj): allocation_frames(obj) for obj in leaked},
+            allocation=allocation,
         )
 
     def _explain(self, provider: WorkflowProvider, candidates: LeakCandidates) -> None:
         """Retention paths for what leaked, from one reverse-reference index of the heap."""
+        # Imported here: numpy, which the index needs, would slow down the command's start.
+        from wfleak.analysis.heap import HeapIndex
+
         self.observer(Progress("analyse", 0, 1, message="building the reference index"))
-        own = {id(candidates), id(candidates.leaked), id(candidates.timers)}
+        own = frozenset((id(candidates), id(candidates.leaked), id(candidates.timers)))
         roots = RootFinder(
             {
                 id(obj): kind
@@ -351,7 +417,7 @@ class Measurement:
                 if obj is not None
             }
         )
-        index = HeapIndex.build(lambda obj: id(obj) in own or is_own(obj))
+        index = HeapIndex.build(is_own, screen=may_be_own, exclude_ids=own)
         try:
             self.explained = explain_leaks(
                 index,
@@ -369,7 +435,7 @@ class Measurement:
         so they do not show up as growth of the first measured run."""
         json.dumps(to_jsonable(RunSample(index=0, ok=True, duration_s=0.0)))
         memory.take_snapshot()
-        memory.live_type_counts(self._is_own)
+        memory.live_type_counts(self._is_own, [self])
 
     async def run(self, provider: WorkflowProvider) -> None:
         await provider.prepare()
@@ -381,22 +447,36 @@ class Measurement:
         # Freeze before tracing starts: collecting and freezing a large heap under tracemalloc
         # would take seconds that belong to no run.
         with _frozen_heap():
-            tracing_here = not tracemalloc.is_tracing()
-            if tracing_here:
-                tracemalloc.start(self.settings.trace_frames)
+            tracing = _Tracing()
+            if tracing.by_caller or not allocator.supported():
+                # One frame is all the measured runs need from tracemalloc: the byte count.
+                tracing.start(1)
+                self.allocated = _traced_bytes
             recording = MemrayRecording.start(self.settings.memray_file)
             try:
                 await self._measure(provider)
-                if self.stop is None or self.settings.keep_going:
-                    candidates = self._leak_candidates()
+                if (self.stop is None or self.settings.keep_going) and self._leaking():
+                    tracing.start(self.settings.trace_frames)
+                    with _collector_paused():
+                        await self._trace_allocations(provider)
+                        candidates = self._leak_candidates()
             finally:
                 self.memray = recording.finish()
-                if tracing_here:
-                    tracemalloc.stop()
+                tracing.stop()
         # The index is built untraced: tracing its millions of small allocations would cost
         # more than building it.
         if candidates is not None:
             self._explain(provider, candidates)
+
+
+def _made_by_analysis(obj: object) -> bool:
+    """Made by wfleak itself while tracing (a snapshot's list of traces, say), as the
+    innermost frame of its allocation says."""
+    traceback = tracemalloc.get_object_traceback(obj)
+    if traceback is None:
+        return False
+    filename = traceback[-1].filename
+    return filename == tracemalloc.__file__ or memory.is_own_file(filename)
 
 
 def _scheduled_ids() -> set[int]:

@@ -16,7 +16,7 @@ import types
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfleak import framework
 from wfleak.analysis import patterns
@@ -30,7 +30,6 @@ from wfleak.analysis.edges import (
     size_of,
     type_label,
 )
-from wfleak.analysis.heap import HeapIndex
 from wfleak.analysis.paths import RetentionPath, Root, RootFinder, RootKind, retained_size
 from wfleak.analysis.paths import shortest_path as find_path
 from wfleak.analysis.source import Mutation, find_mutations
@@ -39,6 +38,10 @@ from wfleak.framework import module_of, package_version, type_name
 from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin
 from wfleak.probes.memory import display_path, is_own_file, is_user_file
 from wfleak.serde import from_jsonable, to_jsonable
+
+if TYPE_CHECKING:
+    # Only for annotations: the index (and numpy) load when an analysis builds one.
+    from wfleak.analysis.heap import HeapIndex
 
 RUNTIME_CACHES = frozenset({"_abc_data"})
 """Types of the interpreter's own bounded caches (``isinstance`` registries of ABCs)."""
@@ -71,6 +74,20 @@ def _priority(obj: Any) -> int:
     if isinstance(obj, asyncio.Task):
         return 3
     return _LOWEST_PRIORITY
+
+
+_RUNNING_CODE = (
+    types.FrameType,
+    types.CoroutineType,
+    types.GeneratorType,
+    types.AsyncGeneratorType,
+)
+
+
+def may_be_own(tp: type) -> bool:
+    """Whether objects of this type can be wfleak's own (see ``is_own``), decided by type so
+    a heap scan asks ``is_own`` only about the few objects it must look at."""
+    return module_of(tp).startswith("wfleak.") or issubclass(tp, _RUNNING_CODE)
 
 
 def is_own(obj: Any) -> bool:

@@ -3,62 +3,138 @@
 ``gc.get_referrers`` rescans the whole heap on every call, so walking paths with it costs a
 heap scan per step. Instead the index visits every GC-tracked object once, records its
 referents as integer positions, and turns them around into a compact referrer table
-(compressed sparse rows in ``array`` buffers, no Python object per edge). Every path, retained
-size and cycle question is then answered from the index.
+(compressed sparse rows). Every path, retained size and cycle question is then answered from
+the index.
+
+The build runs in C loops (``map`` over ``gc.get_referents``, numpy for the rest), never a
+Python statement per object or per edge, and keeps no Python object per heap object: object
+ids in one sorted array find positions by binary search, and the edges are 32-bit integers.
 """
 
 from __future__ import annotations
 
 import gc
-from array import array
 from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+CHUNK = 1 << 16
+"""Objects whose referents are listed at once; bounds the temporary lists of the build."""
+
+IntArray = npt.NDArray[np.int64]
+
+
+def _never(_: Any) -> bool:
+    return False
+
+
+def _always(_: type) -> bool:
+    return True
 
 
 class HeapIndex:
-    """Positions of GC-tracked objects and, for each, the positions of its referrers."""
+    """Positions of GC-tracked objects and, for each, the positions of its referrers.
 
-    def __init__(self, objects: list[Any], exclude: Callable[[Any], bool]) -> None:
+    ``exclude`` marks objects that must not hold anything in the index (the analysis' own);
+    it is asked only about objects whose type ``screen`` accepts, so a cheap test by type
+    keeps it off the millions of objects that cannot be excluded. ``exclude_ids`` are
+    excluded whatever their type.
+    """
+
+    def __init__(
+        self,
+        objects: list[Any],
+        exclude: Callable[[Any], bool] = _never,
+        screen: Callable[[type], bool] = _always,
+        exclude_ids: frozenset[int] = frozenset(),
+    ) -> None:
         self.objects = objects
-        self.position: dict[int, int] = {id(obj): i for i, obj in enumerate(objects)}
-        self.excluded = bytearray(len(objects))
-        for i, obj in enumerate(objects):
-            if exclude(obj):
-                self.excluded[i] = 1
-        sources = array("q")
-        targets = array("q")
-        position = self.position
-        excluded = self.excluded
-        get_referents = gc.get_referents
-        for i, obj in enumerate(objects):
-            if excluded[i]:
-                continue
-            for referent in get_referents(obj):
-                j = position.get(id(referent))
-                if j is not None and j != i:
-                    sources.append(i)
-                    targets.append(j)
+        count = len(objects)
+        ids = np.fromiter(map(id, objects), dtype=np.int64, count=count)
+        order = np.argsort(ids, kind="stable")
+        self._sorted_ids: IntArray = ids[order]
+        self._order = order.astype(np.int32 if count < 2**31 else np.int64)
+        del ids, order
+        self.excluded = self._exclusions(exclude, screen, exclude_ids)
+        sources, targets = self._edges()
         self.edge_count = len(sources)
-        # Counting sort of the edges by target gives each object's referrers as one slice.
-        counts = array("q", bytes(8 * (len(objects) + 1)))
-        for j in targets:
-            counts[j + 1] += 1
-        for k in range(len(objects)):
-            counts[k + 1] += counts[k]
-        self.offsets = counts
-        fill = array("q", counts)
-        referrers = array("q", bytes(8 * len(sources)))
-        for i, j in zip(sources, targets, strict=True):
-            referrers[fill[j]] = i
-            fill[j] += 1
-        self.referrer_table = referrers
+        # Sorting the edges by target (stably, so each object's referrers keep heap order)
+        # gives each object's referrers as one slice.
+        by_target = np.argsort(targets, kind="stable")
+        self.referrer_table = sources[by_target]
+        offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(targets, minlength=count), out=offsets[1:])
+        self.offsets = offsets
+
+    def _exclusions(
+        self, exclude: Callable[[Any], bool], screen: Callable[[type], bool], ids: frozenset[int]
+    ) -> npt.NDArray[np.bool_]:
+        objects = self.objects
+        excluded = np.zeros(len(objects), dtype=np.bool_)
+        suspects = (
+            [id(tp) for tp in set(map(type, objects)) if screen(tp)]
+            if exclude is not _never
+            else []
+        )
+        if suspects:
+            type_ids = np.fromiter(map(id, map(type, objects)), dtype=np.int64, count=len(objects))
+            asked = np.flatnonzero(np.isin(type_ids, suspects))
+            del type_ids
+            excluded[asked] = [exclude(objects[i]) for i in asked.tolist()]
+        for i in self._positions(np.fromiter(ids, dtype=np.int64, count=len(ids))):
+            if i >= 0:
+                excluded[i] = True
+        return excluded
+
+    def _positions(self, ids: IntArray) -> IntArray:
+        """Each id's position in ``objects``, or -1 for objects the index does not hold."""
+        sorted_ids = self._sorted_ids
+        if not len(sorted_ids) or not len(ids):
+            return np.full(len(ids), -1, dtype=np.int64)
+        slots = np.searchsorted(sorted_ids, ids)
+        np.minimum(slots, len(sorted_ids) - 1, out=slots)
+        found = sorted_ids[slots] == ids
+        return np.where(found, self._order[slots], -1).astype(np.int64)
+
+    def _edges(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        """(holder, held) positions of every reference between indexed objects, in heap order;
+        excluded objects hold nothing."""
+        objects = self.objects
+        get_referents = gc.get_referents
+        kind = np.int32 if len(objects) < 2**31 else np.int64
+        sources: list[npt.NDArray[Any]] = []
+        targets: list[npt.NDArray[Any]] = []
+        for start in range(0, len(objects), CHUNK):
+            chunk = objects[start : start + CHUNK]
+            referents = list(map(get_referents, chunk))
+            lengths = np.fromiter(map(len, referents), dtype=np.int64, count=len(chunk))
+            held_ids = np.fromiter(
+                map(id, chain.from_iterable(referents)), dtype=np.int64, count=int(lengths.sum())
+            )
+            del referents, chunk
+            held = self._positions(held_ids)
+            holder = np.repeat(np.arange(start, start + len(lengths), dtype=np.int64), lengths)
+            keep = (held >= 0) & (held != holder) & ~self.excluded[holder]
+            sources.append(holder[keep].astype(kind))
+            targets.append(held[keep].astype(kind))
+        if not sources:
+            return np.zeros(0, dtype=kind), np.zeros(0, dtype=kind)
+        return np.concatenate(sources), np.concatenate(targets)
 
     @classmethod
-    def build(cls, exclude: Callable[[Any], bool]) -> HeapIndex:
+    def build(
+        cls,
+        exclude: Callable[[Any], bool] = _never,
+        screen: Callable[[type], bool] = _always,
+        exclude_ids: frozenset[int] = frozenset(),
+    ) -> HeapIndex:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return cls(gc.get_objects(), exclude)
+            return cls(gc.get_objects(), exclude, screen, exclude_ids)
         finally:
             if was_enabled:
                 gc.enable()
@@ -67,21 +143,20 @@ class HeapIndex:
         return len(self.objects)
 
     def index_of(self, obj: Any) -> int | None:
-        return self.position.get(id(obj))
+        position = int(self._positions(np.array([id(obj)], dtype=np.int64))[0])
+        return None if position < 0 else position
 
     def referrers(self, index: int) -> Iterator[int]:
-        table = self.referrer_table
-        for k in range(self.offsets[index], self.offsets[index + 1]):
-            yield table[k]
+        start, end = self.offsets[index : index + 2].tolist()
+        return iter(self.referrer_table[start:end].tolist())
 
     def referents(self, index: int) -> Iterator[int]:
-        position = self.position
-        for referent in gc.get_referents(self.objects[index]):
-            j = position.get(id(referent))
-            if j is not None and not self.excluded[j]:
-                yield j
+        held = gc.get_referents(self.objects[index])
+        positions = self._positions(np.fromiter(map(id, held), dtype=np.int64, count=len(held)))
+        positions = positions[positions >= 0]
+        return iter(positions[~self.excluded[positions]].tolist())
 
     def release(self) -> None:
         """Drop the strong references the index holds; call as soon as the analysis is done."""
         self.objects = []
-        self.position = {}
+        self._sorted_ids = np.zeros(0, dtype=np.int64)

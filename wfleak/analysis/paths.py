@@ -17,11 +17,14 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfleak.analysis.edges import is_framework_object, size_of
-from wfleak.analysis.heap import HeapIndex
 from wfleak.framework import module_of
+
+if TYPE_CHECKING:
+    # Only for annotations: the index (and numpy) load when an analysis builds one.
+    from wfleak.analysis.heap import HeapIndex
 
 FRAMEWORK_EDGE_COST = 16
 """An edge whose holder is a framework object weighs as much as this many application edges."""

@@ -110,7 +110,7 @@ def _leak_findings(
                 kind=FindingKind.LEAK,
                 title="Memory retained after GC grows with every run",
                 summary=f"+{format_bytes(memory.slope)} per run stays allocated after a full "
-                "gc.collect() (tracemalloc)",
+                "gc.collect()",
                 fingerprint="retained-memory-growth",
                 bytes_per_run=memory.slope,
             )

@@ -245,7 +245,8 @@ def check(
         typer.Option(help="Hard wall-clock limit in seconds for each target's analysis."),
     ] = None,
     trace_frames: Annotated[
-        int | None, typer.Option(help="Frames tracemalloc keeps [default: 10].", min=1)
+        int | None,
+        typer.Option(help="Frames tracemalloc keeps after a leak is found [default: 10].", min=1),
     ] = None,
     max_retained_objects: Annotated[
         int | None,

@@ -73,7 +73,10 @@ KeepGoing = Annotated[
 MaxTime = Annotated[
     float | None, typer.Option(help="Hard wall-clock limit in seconds for the whole analysis.")
 ]
-TraceFrames = Annotated[int, typer.Option(help="Frames tracemalloc keeps per allocation.", min=1)]
+TraceFrames = Annotated[
+    int,
+    typer.Option(help="Frames tracemalloc keeps in the runs traced after a leak is found.", min=1),
+]
 
 
 def console(stderr: bool = False) -> Console:

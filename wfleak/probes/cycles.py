@@ -19,16 +19,22 @@ class CycleGarbage:
     framework_types: dict[str, int]
 
 
+def _traced_bytes() -> int:
+    return tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+
+
 def collect_cycle_garbage(
     is_framework: Callable[[type], bool],
     inspect_garbage: Callable[[list[Any], dict[str, int]], None] | None = None,
+    allocated: Callable[[], int] = _traced_bytes,
 ) -> CycleGarbage:
     """Run a full collection that saves the unreachable objects, count them, then free them.
 
     ``DEBUG_SAVEALL`` parks the garbage in ``gc.garbage`` (after weakref callbacks and
     finalizers have run), so it can be counted and, when asked, handed to ``inspect_garbage``
-    before a second collection frees it for real. The byte count is the fall in traced memory
-    across that second collection.
+    before a second collection frees it for real. The byte count is the fall in allocated
+    memory (``allocated``: tracemalloc's count unless told otherwise) across that second
+    collection.
     """
     previous_debug = gc.get_debug()
     gc.set_debug(previous_debug | gc.DEBUG_SAVEALL)
@@ -43,10 +49,13 @@ def collect_cycle_garbage(
     count = len(garbage)
     if inspect_garbage is not None and count:
         inspect_garbage(garbage, dict(framework_types))
-    before = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+    if not count:
+        # Nothing to free, so nothing to measure: reading the allocator's count is not free.
+        return CycleGarbage(objects=0, bytes=0, framework_types={})
+    before = allocated()
     garbage.clear()
     gc.collect()
-    after = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+    after = allocated()
     return CycleGarbage(
         objects=count, bytes=max(0, before - after), framework_types=dict(framework_types)
     )

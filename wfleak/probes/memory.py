@@ -9,7 +9,7 @@ import sys
 import sysconfig
 import tracemalloc
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 
 from wfleak.framework import type_name
@@ -131,10 +131,13 @@ def growing_sites(
     return rows[:limit]
 
 
-def live_type_counts(exclude: Callable[[object], bool]) -> Counter[str]:
-    """Counts by type of GC-tracked objects the collector sees (frozen objects are not seen)."""
+def live_type_counts(
+    exclude: Callable[[object], bool], objects: Iterable[object] | None = None
+) -> Counter[str]:
+    """Counts by type of GC-tracked objects the collector sees (frozen objects are not seen),
+    or of ``objects``."""
     counts: Counter[str] = Counter()
-    for obj in gc.get_objects():
+    for obj in gc.get_objects() if objects is None else objects:
         if not exclude(obj):
             counts[type_name(type(obj))] += 1
     return counts

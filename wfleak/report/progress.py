@@ -13,6 +13,7 @@ _LABELS = {
     "load": "importing target",
     "warm-up": "warming up",
     "measure": "measuring runs",
+    "trace": "tracing allocations",
     "analyse": "analysing heap",
 }
 

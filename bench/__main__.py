@@ -1,0 +1,47 @@
+"""Run the benchmark suite: ``python -m bench`` (add ``--quick`` for a shorter pass).
+
+Every table measures wfleak and its baseline in the same run, on this machine, and reports
+ratios, so the numbers compare across machines only as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bench import bigheap, detection, overhead, scaling
+from bench.common import machine, table
+
+ALL = ("overhead", "bigheap", "scaling", "detection")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and sizes")
+    parser.add_argument(
+        "--only", choices=ALL, action="append", help="run only this benchmark (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    chosen = args.only or list(ALL)
+    quick = args.quick
+    started = time.perf_counter()
+    print(table("Machine", ["", "version"], machine()), flush=True)
+    if "overhead" in chosen:
+        print(overhead.measure(repeat=1 if quick else 3), flush=True)
+    if "bigheap" in chosen:
+        print(bigheap.measure(objects=300_000 if quick else 1_000_000), flush=True)
+    if "scaling" in chosen:
+        sizes = [10_000, 100_000, 1_000_000] if quick else [10_000, 100_000, 1_000_000, 3_000_000]
+        print(scaling.measure(sizes, naive_up_to=sizes[-1]), flush=True)
+    if "detection" in chosen:
+        print(
+            detection.measure(repeat=1 if quick else 3, clean_repeat=5 if quick else 20),
+            flush=True,
+        )
+    print(f"Total: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What people would run instead of wfleak, as scripts the benchmarks time."""

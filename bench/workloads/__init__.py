@@ -1,0 +1,1 @@
+"""Workflow modules the benchmarks run wfleak on."""
