@@ -14,6 +14,8 @@ from wfleak.model import Finding, FindingKind, Origin, Report, Trend, Verdict
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
+SERIES_TEXT_WIDTH = 68
+"""Columns the series table needs besides the sparkline: metric, growth, test and padding."""
 _STYLE = {Verdict.LEAK: "bold red", Verdict.CYCLE: "bold yellow", Verdict.OK: "bold green"}
 _MEANING = {
     Verdict.LEAK: "objects or memory from finished runs stay reachable after a full GC",
@@ -84,7 +86,9 @@ def _trend_row(trend: Trend) -> tuple[str, str]:
     return slope, f"{status} (p={trend.p_value:.2g})"
 
 
-def _series(report: Report) -> Table:
+def _series(report: Report, width: int) -> Table:
+    # The sparkline takes what the text columns leave, so an 80-column CI log stays readable.
+    spark_width = max(8, min(SPARK_WIDTH, width - SERIES_TEXT_WIDTH))
     table = Table(title="per measured run (after a full GC)", title_justify="left", box=None)
     table.add_column("metric")
     table.add_column("trend", no_wrap=True)
@@ -99,14 +103,18 @@ def _series(report: Report) -> Table:
         slope, status = _trend_row(trend)
         style = "red" if trend.growing else ""
         table.add_row(
-            trend.metric, sparkline(series.get(trend.metric, [])), slope, status, style=style
+            trend.metric,
+            sparkline(series.get(trend.metric, []), spark_width),
+            slope,
+            status,
+            style=style,
         )
     cycle = [float(r.cycle_bytes) for r in report.runs]
     if cycle:
         ordered = sorted(cycle)
         table.add_row(
             "cycle garbage",
-            sparkline(cycle),
+            sparkline(cycle, spark_width),
             f"{format_bytes(ordered[len(ordered) // 2])}/run",
             "freed only by gc.collect()",
         )
@@ -223,7 +231,7 @@ def render(report: Report, console: Console) -> None:
     console.print(_header(report))
     console.print(_verdict_panel(report))
     if report.runs:
-        console.print(_series(report))
+        console.print(_series(report, console.width))
     for finding in sorted(
         report.findings, key=lambda f: (f.origin is Origin.FRAMEWORK, f.kind is FindingKind.CYCLE)
     ):
