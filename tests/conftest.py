@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,22 @@ def run_cli(
         timeout=timeout,
     )
     return CliResult(process.returncode, process.stdout, process.stderr)
+
+
+def interrupt_cli(*args: str, after: float, cwd: Path = ROOT) -> CliResult:
+    """``python -m wfleak ARGS``, sent Ctrl-C (SIGINT) after ``after`` seconds."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wfleak", *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    return CliResult(process.returncode, stdout, stderr)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from wfleak.errors import UsageError
 from wfleak.isolation import analyze_in_worker
@@ -52,6 +52,23 @@ def target_string(target: str | Callable[..., Any] | type) -> str:
             "object defined at module level in an importable module"
         )
     return f"{module}:{qualname}"
+
+
+class AnalysisOptions(TypedDict, total=False):
+    """The keyword options of :func:`make_settings` and :func:`analyze`."""
+
+    iterations: int
+    warmup: int
+    workflow: WorkflowMode | str
+    context: ContextMode | str
+    runner: bool
+    input: Mapping[str, object] | None
+    workflow_kwargs: Mapping[str, object] | None
+    timeout: float
+    keep_going: bool
+    trace_frames: int
+    memray: str | os.PathLike[str] | None
+    max_growth_bytes: int
 
 
 def make_settings(
@@ -129,41 +146,17 @@ def run_analysis(
 def analyze(
     target: str | Callable[..., Any] | type,
     *,
-    iterations: int = DEFAULT_ITERATIONS,
-    warmup: int = DEFAULT_WARMUP,
-    workflow: WorkflowMode | str = WorkflowMode.SHARED,
-    context: ContextMode | str = ContextMode.AUTO,
-    runner: bool = False,
-    input: Mapping[str, object] | None = None,
-    workflow_kwargs: Mapping[str, object] | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    keep_going: bool = False,
     max_time: float | None = None,
-    trace_frames: int = DEFAULT_TRACE_FRAMES,
-    memray: str | os.PathLike[str] | None = None,
-    max_growth_bytes: int = DEFAULT_GROWTH_BYTES,
     cwd: str | os.PathLike[str] | None = None,
     observer: Callable[[Progress], None] | None = None,
+    **options: Unpack[AnalysisOptions],
 ) -> Report:
     """Run a workflow ``iterations`` times after ``warmup`` runs and report what leaks.
 
     ``target`` is ``'package.module:Workflow'``, ``'path/to/file.py:attr'`` (relative to
-    ``cwd``), or the class or factory itself when it is importable by its module name. The
-    analysis runs in a worker process, so the caller's heap neither hides nor causes leaks.
+    ``cwd``), or the class or factory itself when it is importable by its module name;
+    ``options`` are those of :func:`make_settings`. The analysis runs in a worker process, so
+    the caller's heap neither hides nor causes leaks.
     """
-    settings = make_settings(
-        target,
-        iterations=iterations,
-        warmup=warmup,
-        workflow=workflow,
-        context=context,
-        runner=runner,
-        input=input,
-        workflow_kwargs=workflow_kwargs,
-        timeout=timeout,
-        keep_going=keep_going,
-        trace_frames=trace_frames,
-        memray=memray,
-        max_growth_bytes=max_growth_bytes,
-    )
+    settings = make_settings(target, **options)
     return run_analysis(settings, max_time=max_time, cwd=cwd, observer=observer)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.conftest import ROOT, interrupt_cli, run_cli
 
 FAST = """
 iterations = 12
@@ -252,21 +248,11 @@ def test_fail_on_cycle_and_an_allow_rule_for_a_framework_finding(tmp_path: Path)
 
 def test_ctrl_c_stops_the_check_keeps_what_was_measured_and_exits_130(tmp_path: Path) -> None:
     project = make_project(tmp_path / "service", CLEAN, LEAKY)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wfleak", "check", "-n", "100000", "--json", "../check.json"],
-        cwd=project,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(8)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stdout + stderr
-    assert stdout.splitlines()[0].startswith("- fixed    STOPPED")
-    assert "history" not in stdout
-    assert "Traceback" not in stderr
+    result = interrupt_cli("check", "-n", "100000", "--json", "../check.json", after=8, cwd=project)
+    assert result.code == 130, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].startswith("- fixed    STOPPED")
+    assert "history" not in result.stdout
+    assert "Traceback" not in result.stderr
     (checked,) = json.loads((tmp_path / "check.json").read_text())["targets"]
     assert checked["status"] == "interrupted"
     assert len(checked["report"]["runs"]) > 0

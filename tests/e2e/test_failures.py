@@ -4,13 +4,10 @@ code, and the measurements taken so far are kept."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.conftest import ROOT, interrupt_cli, run_cli
 
 BROKEN = "tests/fixtures/broken.py"
 
@@ -92,17 +89,7 @@ def test_max_time_kills_the_analysis_and_reports_what_it_has() -> None:
 
 
 def test_ctrl_c_prints_the_partial_report_and_exits_130() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wfleak", "run", "samples/clean.py:CleanWorkflow", "-n", "100000"],
-        cwd=ROOT,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(8)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "incomplete: interrupted" in stdout
-    assert "Traceback" not in stderr
+    result = interrupt_cli("run", "samples/clean.py:CleanWorkflow", "-n", "100000", after=8)
+    assert result.code == 130
+    assert "incomplete: interrupted" in result.stdout
+    assert "Traceback" not in result.stderr
