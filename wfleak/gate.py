@@ -71,8 +71,7 @@ def retained_objects(report: Report) -> int:
 
 
 def finding_line(finding: Finding) -> str:
-    prefix = f"{finding.pattern_id} " if finding.pattern_id else ""
-    return f"{prefix}{finding.title}: {finding.summary}"
+    return f"{finding.headline}: {finding.summary}"
 
 
 def _fails(finding: Finding, fail_on: FailOn) -> bool:

@@ -242,6 +242,11 @@ class Finding:
     """The line in the user's code that the fix changes (the one that keeps the objects, or
     creates them), when the analysis could find it."""
 
+    @property
+    def headline(self) -> str:
+        """The title behind its pattern id: ``WFL001 A module global keeps ...``."""
+        return f"{self.pattern_id} {self.title}" if self.pattern_id else self.title
+
 
 @dataclass(frozen=True)
 class Report:

@@ -38,6 +38,11 @@ def format_bytes(value: float) -> str:
     raise AssertionError("unreachable")
 
 
+def format_growth(value: float) -> str:
+    """Bytes per run with their sign: ``+21.8 KiB``, ``-25 B``."""
+    return f"{'+' if value >= 0 else ''}{format_bytes(value)}"
+
+
 def _counts_text(counts: dict[str, int], limit: int = 4) -> str:
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join(f"{n} {name}" for name, n in ordered[:limit])

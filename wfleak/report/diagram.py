@@ -126,8 +126,7 @@ def build(
 
 
 def _cluster_title(number: int, finding: Finding) -> str:
-    pattern = f"{finding.pattern_id} " if finding.pattern_id else ""
-    return f"#{number} {finding.kind.value.upper()} {pattern}{finding.title}"
+    return f"#{number} {finding.kind.value.upper()} {finding.headline}"
 
 
 def _node(prefix: str, node: Node, leaked: bool, finding: Finding) -> DiagramNode:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from wfleak.analysis.verdict import format_bytes
+from wfleak.analysis.verdict import format_growth
 from wfleak.model import CheckReport, Finding, Frame, TargetResult, TargetStatus
 from wfleak.report import diagram
 from wfleak.report.junit import finding_text
@@ -85,15 +85,13 @@ def _cell(text: str) -> str:
 
 def _row(result: TargetResult) -> str:
     icon = {TargetStatus.PASSED: "✅", TargetStatus.INTERRUPTED: "⏹"}.get(result.status, "❌")
-    growth = growth_per_run(result.report) if result.report and result.report.runs else None
-    growth_text = (
-        f"{'+' if growth >= 0 else ''}{format_bytes(growth)}" if growth is not None else ""
-    )
+    growth = growth_per_run(result.report)
+    growth_text = format_growth(growth) if growth is not None else ""
     finding = top_finding(result)
     if result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
         detail = result.message
     elif finding is not None:
-        detail = f"{finding.pattern_id + ' ' if finding.pattern_id else ''}{finding.title}"
+        detail = finding.headline
     else:
         detail = ""
     cells = [icon, f"`{result.name}`", status_word(result), growth_text, detail]
@@ -104,8 +102,7 @@ def _details(result: TargetResult) -> list[str]:
     finding = top_finding(result)
     if finding is None or result.report is None or result.status is TargetStatus.PASSED:
         return []
-    heading = f"{finding.pattern_id + ' ' if finding.pattern_id else ''}{finding.title}"
-    lines = ["", f"### `{result.name}`: {heading}", "", finding.summary, ""]
+    lines = ["", f"### `{result.name}`: {finding.headline}", "", finding.summary, ""]
     if finding.explanation:
         lines += [finding.explanation, ""]
     if finding.fix:

@@ -15,7 +15,7 @@ from wfleak.report.summary import status_word
 
 def finding_text(finding: Finding) -> str:
     lines = [
-        f"{finding.pattern_id + ' ' if finding.pattern_id else ''}{finding.title}",
+        finding.headline,
         finding.summary,
     ]
     if finding.explanation:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from wfleak.analysis.verdict import format_bytes
+from wfleak.analysis.verdict import format_growth
 from wfleak.model import CheckReport, Finding, Report, TargetResult, TargetStatus
 
 _MARK = {
@@ -26,7 +26,10 @@ _WORD = {
 }
 
 
-def growth_per_run(report: Report) -> float | None:
+def growth_per_run(report: Report | None) -> float | None:
+    """The retained-memory slope, when any run was measured."""
+    if report is None or not report.runs:
+        return None
     for trend in report.trends:
         if trend.metric == "retained memory":
             return trend.slope
@@ -56,21 +59,17 @@ def target_line(result: TargetResult, name_width: int = 0) -> Text:
     line.append(f"{mark} ", style=style)
     line.append(f"{result.name:<{name_width}}  ", style="bold")
     line.append(f"{status_word(result):<6}", style=style)
-    growth = growth_per_run(result.report) if result.report and result.report.runs else None
+    growth = growth_per_run(result.report)
     if growth is not None:
-        line.append(f"  {'+' if growth >= 0 else ''}{format_bytes(growth)}/run")
+        line.append(f"  {format_growth(growth)}/run")
     finding = top_finding(result)
     if result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
         line.append(f"  {result.message}")
     elif result.violations and finding is not None:
-        line.append(f"  {headline(finding)}")
+        line.append(f"  {finding.headline}")
     elif result.violations:
         line.append(f"  {result.violations[0].message}")
     return line
-
-
-def headline(finding: Finding) -> str:
-    return f"{finding.pattern_id} {finding.title}" if finding.pattern_id else finding.title
 
 
 def render_target(result: TargetResult, console: Console, name_width: int = 0) -> None:

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from wfleak.analysis.verdict import format_bytes
+from wfleak.analysis.verdict import format_bytes, format_growth
 from wfleak.model import Finding, FindingKind, Origin, Report, Trend, Verdict
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -79,7 +79,7 @@ def _verdict_panel(report: Report) -> Panel:
 
 def _trend_row(trend: Trend) -> tuple[str, str]:
     if trend.unit == "bytes":
-        slope = f"{'+' if trend.slope >= 0 else ''}{format_bytes(trend.slope)}/run"
+        slope = f"{format_growth(trend.slope)}/run"
     else:
         slope = f"{trend.slope:+.1f}/run"
     status = "growing" if trend.growing else "flat"
@@ -127,7 +127,7 @@ def _finding(finding: Finding) -> Panel:
         body.append(Text(finding.explanation, style="dim"))
     if finding.fix:
         body.append(Text("fix: ", style="bold") + Text(finding.fix))
-    title = finding.title if not finding.pattern_id else f"{finding.pattern_id} {finding.title}"
+    title = finding.headline
     style = "red" if finding.kind is FindingKind.LEAK else "yellow"
     return Panel(Group(*body), title=title, title_align="left", border_style=style)
 
