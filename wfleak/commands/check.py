@@ -15,7 +15,6 @@ from wfleak.baseline import Baseline, load_baseline
 from wfleak.commands import common
 from wfleak.config import THRESHOLD_OPTIONS, TargetConfig, load_config, thresholds_from
 from wfleak.errors import ExitCode, UsageError, WfleakError
-from wfleak.files import read_text
 from wfleak.gate import evaluate
 from wfleak.model import (
     CheckReport,
@@ -122,12 +121,8 @@ def _overrides(
     fail_on: FailOn | None,
 ) -> dict[str, Any]:
     """Options given on the command line, by their configuration key."""
-    if input_json is not None and input_file is not None:
-        raise UsageError("give --input or --input-file, not both")
-    if timeout is not None and timeout <= 0:
-        raise UsageError(f"--timeout must be more than 0 seconds (got {timeout:g})")
-    if max_time is not None and max_time <= 0:
-        raise UsageError(f"--max-time must be more than 0 seconds (got {max_time:g})")
+    run_input = common.parse_run_input(input_json, input_file)
+    common.check_durations(timeout, max_time)
     given: dict[str, Any] = {
         "iterations": iterations,
         "warmup": warmup,
@@ -141,13 +136,8 @@ def _overrides(
         "max-retained-objects": max_retained_objects,
         "max-growth-bytes": max_growth_bytes,
         "fail-on": fail_on.value if fail_on else None,
+        "input": run_input,
     }
-    if input_file is not None:
-        given["input"] = common.parse_json_object(
-            read_text(input_file, "a JSON file"), f"--input-file {input_file}"
-        )
-    elif input_json is not None:
-        given["input"] = common.parse_json_object(input_json, "--input")
     if workflow_kwargs is not None:
         given["workflow-kwargs"] = common.parse_json_object(workflow_kwargs, "--workflow-kwargs")
     return {key: value for key, value in given.items() if value is not None}

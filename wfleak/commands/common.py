@@ -100,6 +100,24 @@ def parse_json_object(text: str, option: str) -> dict[str, Any]:
     return value
 
 
+def parse_run_input(input_json: str | None, input_file: Path | None) -> dict[str, Any] | None:
+    """The start-event fields from --input or --input-file; None when neither is given."""
+    if input_json is not None and input_file is not None:
+        raise UsageError("give --input or --input-file, not both")
+    if input_file is not None:
+        return parse_json_object(read_text(input_file, "a JSON file"), f"--input-file {input_file}")
+    if input_json is not None:
+        return parse_json_object(input_json, "--input")
+    return None
+
+
+def check_durations(timeout: float | None, max_time: float | None) -> None:
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout must be more than 0 seconds (got {timeout:g})")
+    if max_time is not None and max_time <= 0:
+        raise UsageError(f"--max-time must be more than 0 seconds (got {max_time:g})")
+
+
 def check_writable(path: str, option: str) -> None:
     """Refuse an output path that cannot be written before any run starts."""
     if path == "-":
@@ -159,21 +177,9 @@ def build_settings(
     max_growth_bytes: int = DEFAULT_GROWTH_BYTES,
 ) -> Settings:
     """Validate the run options; every problem is one ``UsageError``."""
-    if input_json is not None and input_file is not None:
-        raise UsageError("give --input or --input-file, not both")
-    if input_file is not None:
-        run_input = parse_json_object(
-            read_text(input_file, "a JSON file"), f"--input-file {input_file}"
-        )
-    elif input_json is not None:
-        run_input = parse_json_object(input_json, "--input")
-    else:
-        run_input = {}
+    run_input = parse_run_input(input_json, input_file) or {}
     kwargs = parse_json_object(workflow_kwargs, "--workflow-kwargs") if workflow_kwargs else {}
-    if timeout <= 0:
-        raise UsageError(f"--timeout must be more than 0 seconds (got {timeout:g})")
-    if max_time is not None and max_time <= 0:
-        raise UsageError(f"--max-time must be more than 0 seconds (got {max_time:g})")
+    check_durations(timeout, max_time)
     return make_settings(
         target,
         iterations=iterations,
