@@ -248,6 +248,15 @@ class Measurement:
         for _ in range(SETTLE_TICKS):
             await asyncio.sleep(0)
 
+    def _adopt_young(self) -> int:
+        """Watch what the last run made and left alive, and count its framework objects: with
+        automatic collection paused, the youngest generation holds exactly that."""
+        young = gc.get_objects(generation=0)
+        created = self.tracker.adopt(young)
+        self.timers.adopt(young)
+        del young
+        return created
+
     async def _measure_one(
         self, provider: WorkflowProvider, index: int
     ) -> tuple[RunSample, RunOutcome]:
@@ -255,12 +264,7 @@ class Measurement:
         outcome = await run_with_timeout(provider, self.settings.timeout)
         duration = time.perf_counter() - started
         await self._settle()
-        # With automatic collection paused, the youngest generation holds exactly what this
-        # run made and left alive.
-        young = gc.get_objects(generation=0)
-        created = self.tracker.adopt(young)
-        self.timers.adopt(young)
-        del young
+        created = self._adopt_young()
         alive_before = self.tracker.alive()
         # CPython's method cache (4096 slots) keeps the attribute names it has seen alive; it
         # is bounded, but it fills slowly enough to pass for a leak of a few hundred bytes
@@ -338,10 +342,7 @@ class Measurement:
         for index in range(1, total + 1):
             await run_with_timeout(provider, self.settings.timeout)
             await self._settle()
-            young = gc.get_objects(generation=0)
-            self.tracker.adopt(young)
-            self.timers.adopt(young)
-            del young
+            self._adopt_young()
             sys._clear_type_cache()
             gc.collect()
             if index == 1:
