@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,21 +18,17 @@ class CycleGarbage:
     framework_types: dict[str, int]
 
 
-def _traced_bytes() -> int:
-    return tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
-
-
 def collect_cycle_garbage(
     is_framework: Callable[[type], bool],
-    inspect_garbage: Callable[[list[Any], dict[str, int]], None] | None = None,
-    allocated: Callable[[], int] = _traced_bytes,
+    inspect_garbage: Callable[[list[Any], dict[str, int]], None] | None,
+    allocated: Callable[[], int],
 ) -> CycleGarbage:
     """Run a full collection that saves the unreachable objects, count them, then free them.
 
     ``DEBUG_SAVEALL`` parks the garbage in ``gc.garbage`` (after weakref callbacks and
     finalizers have run), so it can be counted and, when asked, handed to ``inspect_garbage``
     before a second collection frees it for real. The byte count is the fall in allocated
-    memory (``allocated``: tracemalloc's count unless told otherwise) across that second
+    memory (``allocated``: the allocators' or tracemalloc's count) across that second
     collection.
     """
     previous_debug = gc.get_debug()
