@@ -10,10 +10,10 @@ import argparse
 import sys
 import time
 
-from bench import bigheap, detection, overhead, scaling
+from bench import bigheap, detection, judging, overhead, scaling
 from bench.common import machine, table
 
-ALL = ("overhead", "bigheap", "scaling", "detection")
+ALL = ("overhead", "bigheap", "scaling", "detection", "judging")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             detection.measure(repeat=1 if quick else 3, clean_repeat=5 if quick else 20),
             flush=True,
         )
+    if "judging" in chosen:
+        sizes = [1_000, 100_000] if quick else [1_000, 2_000, 10_000, 100_000]
+        print(judging.measure(sizes, pairwise_up_to=1_000 if quick else 2_000), flush=True)
     print(f"Total: {time.perf_counter() - started:.0f} s")
     return 0
 
