@@ -10,14 +10,16 @@ from __future__ import annotations
 import difflib
 import json
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wfleak import options
 from wfleak.errors import UsageError
 from wfleak.files import read_text
-from wfleak.model import AllowRule, ContextMode, FailOn, Thresholds, WorkflowMode
+from wfleak.model import FailOn, Thresholds
+from wfleak.options.kinds import Invalid, Text, describe
 
 CONFIG_FILE = "pyproject.toml"
 TABLE = "tool.wfleak"
@@ -27,77 +29,10 @@ class ConfigError(UsageError):
     """A problem in the configuration file."""
 
 
-def _describe(value: object) -> str:
-    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
-    kind = "table" if isinstance(value, dict) else kinds.get(type(value), type(value).__name__)
-    shown = repr(value) if not isinstance(value, (dict, list)) else ""
-    return f"{kind} {shown}".strip()
-
-
-Check = Callable[[object], bool]
-
-
-@dataclass(frozen=True)
-class Option:
-    expected: str
-    accepts: Check
-
-
-def _integer(minimum: int) -> Option:
-    return Option(
-        f"an integer ≥ {minimum}",
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum,
-    )
-
-
-def _positive_number() -> Option:
-    return Option(
-        "a number > 0",
-        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
-    )
-
-
-def _choice(*values: str) -> Option:
-    return Option(" or ".join(f"'{v}'" for v in values), lambda v: v in values)
-
-
-def _boolean() -> Option:
-    return Option("true or false", lambda v: isinstance(v, bool))
-
-
-def _table() -> Option:
-    return Option(
-        "a table of field names to values",
-        lambda v: isinstance(v, dict),
-    )
-
-
-def _string() -> Option:
-    return Option("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
-
-
-ANALYSIS_OPTIONS: dict[str, Option] = {
-    "iterations": _integer(1),
-    "warmup": _integer(0),
-    "workflow": _choice(*(m.value for m in WorkflowMode)),
-    "context": _choice(*(m.value for m in ContextMode)),
-    "runner": _boolean(),
-    "input": _table(),
-    "input-file": _string(),
-    "workflow-kwargs": _table(),
-    "timeout": _positive_number(),
-    "keep-going": _boolean(),
-    "max-time": _positive_number(),
-    "trace-frames": _integer(1),
-}
-THRESHOLD_OPTIONS: dict[str, Option] = {
-    "max-retained-objects": _integer(0),
-    "max-growth-bytes": _integer(1),
-    "fail-on": _choice(*(m.value for m in FailOn)),
-}
-ALLOW_KEYS = ("reason", "pattern", "type")
-TOP_KEYS = (*ANALYSIS_OPTIONS, *THRESHOLD_OPTIONS, "allow", "targets")
-TARGET_KEYS = ("name", "target", *ANALYSIS_OPTIONS, *THRESHOLD_OPTIONS, "allow")
+CONFIG_OPTIONS = {option.key: option for option in options.config_options()}
+TOP_KEYS = (*CONFIG_OPTIONS, "targets")
+TARGET_KEYS = ("name", "target", *CONFIG_OPTIONS)
+_NAME = Text()
 
 
 @dataclass(frozen=True)
@@ -145,24 +80,23 @@ class _Reader:
 
     def options(self, table: Mapping[str, object], where: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for key, spec in (ANALYSIS_OPTIONS | THRESHOLD_OPTIONS).items():
+        for key, option in CONFIG_OPTIONS.items():
             if key not in table:
                 continue
-            value = table[key]
-            if not spec.accepts(value):
-                raise self.error(
-                    f"{where}.{key}", f"expected {spec.expected}, got {_describe(value)}"
-                )
-            found[key] = value
-        if "input" in found and "input-file" in found:
-            raise self.error(where, "give input or input-file, not both")
+            try:
+                found[key] = option.check(table[key])
+            except Invalid as exc:
+                raise self.error(f"{where}.{key}{exc.at}", exc.message) from None
+        problem = options.exclusive_problem(
+            (CONFIG_OPTIONS[key] for key in found), lambda option: option.key
+        )
+        if problem:
+            raise self.error(where, problem)
         if "input-file" in found:
             found["input"] = self.input_file(found.pop("input-file"), f"{where}.input-file")
-        if "allow" in table:
-            found["allow"] = self.allow(table["allow"], f"{where}.allow")
         return found
 
-    def input_file(self, name: str, key: str) -> dict[str, Any]:
+    def input_file(self, name: Path, key: str) -> dict[str, Any]:
         path = self.folder / name
         try:
             value = json.loads(path.read_text(encoding="utf-8"))
@@ -173,34 +107,8 @@ class _Reader:
         except json.JSONDecodeError as exc:
             raise self.error(key, f"{path} is not valid JSON: {exc.msg}") from None
         if not isinstance(value, dict):
-            raise self.error(key, f"{path} must hold a JSON object, got {_describe(value)}")
+            raise self.error(key, f"{path} must hold a JSON object, got {describe(value)}")
         return value
-
-    def allow(self, value: object, where: str) -> list[AllowRule]:
-        if not isinstance(value, list):
-            raise self.error(where, f"expected an array of tables, got {_describe(value)}")
-        rules = []
-        for i, entry in enumerate(value, start=1):
-            key = f"{where}[{i}]"
-            if not isinstance(entry, dict):
-                raise self.error(key, f"expected a table, got {_describe(entry)}")
-            self.check_keys(entry, key, ALLOW_KEYS)
-            for name in ALLOW_KEYS:
-                if name in entry and not _string().accepts(entry[name]):
-                    raise self.error(
-                        f"{key}.{name}",
-                        f"expected a non-empty string, got {_describe(entry[name])}",
-                    )
-            if "reason" not in entry:
-                raise self.error(key, "missing 'reason': say why this finding is accepted")
-            if ("pattern" in entry) == ("type" in entry):
-                raise self.error(key, "give exactly one of 'pattern' (e.g. 'WFL106') or 'type'")
-            rules.append(
-                AllowRule(
-                    reason=entry["reason"], pattern=entry.get("pattern"), type=entry.get("type")
-                )
-            )
-        return rules
 
 
 def thresholds_from(options: Mapping[str, Any]) -> Thresholds:
@@ -248,7 +156,7 @@ def _read_table(path: Path, required: bool) -> dict[str, Any] | None:
             raise ConfigError(f"{shown(path)}: no [{TABLE}] table")
         return None
     if not isinstance(table, dict):
-        raise ConfigError(f"{shown(path)}: {TABLE}: expected a table, got {_describe(table)}")
+        raise ConfigError(f"{shown(path)}: {TABLE}: expected a table, got {describe(table)}")
     return table
 
 
@@ -277,21 +185,22 @@ def load_config(
     entries = table.get("targets", [])
     if not isinstance(entries, list):
         raise reader.error(
-            f"{TABLE}.targets", f"expected an array of tables, got {_describe(entries)}"
+            f"{TABLE}.targets", f"expected an array of tables, got {describe(entries)}"
         )
     targets: list[TargetConfig] = []
     for i, entry in enumerate(entries, start=1):
         where = f"{TABLE}.targets[{i}]"
         if not isinstance(entry, dict):
-            raise reader.error(where, f"expected a table, got {_describe(entry)}")
+            raise reader.error(where, f"expected a table, got {describe(entry)}")
         reader.check_keys(entry, where, TARGET_KEYS)
         if "target" not in entry:
             raise reader.error(where, "missing 'target' (e.g. 'package.module:Workflow')")
         for key in ("target", "name"):
-            if key in entry and not _string().accepts(entry[key]):
-                raise reader.error(
-                    f"{where}.{key}", f"expected a non-empty string, got {_describe(entry[key])}"
-                )
+            if key in entry:
+                try:
+                    _NAME.check(entry[key])
+                except Invalid as exc:
+                    raise reader.error(f"{where}.{key}", exc.message) from None
         options = merge(defaults, reader.options(entry, where), overrides)
         name = str(entry.get("name", entry["target"]))
         if any(t.name == name for t in targets):

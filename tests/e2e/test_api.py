@@ -33,12 +33,14 @@ def test_analyze_takes_an_importable_class_and_keeps_a_failed_run_as_a_report() 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"iterations": 0}, "iterations must be a whole number of at least 1 (got 0)"),
-        ({"warmup": -1}, "warmup must be a whole number of 0 or more (got -1)"),
-        ({"workflow": "per-run"}, "workflow must be one of shared, fresh (got 'per-run')"),
-        ({"timeout": 0}, "timeout must be more than 0 seconds (got 0)"),
-        ({"input": ["q"]}, "input must be a mapping of field names to values"),
-        ({"max_time": -1}, "max_time must be more than 0 seconds (got -1)"),
+        ({"iterations": 0}, "iterations: expected an integer ≥ 1, got integer 0"),
+        ({"warmup": -1}, "warmup: expected an integer ≥ 0, got integer -1"),
+        ({"workflow": "per-run"}, "workflow: expected 'shared' or 'fresh', got string 'per-run'"),
+        ({"timeout": 0}, "timeout: expected a number > 0, got integer 0"),
+        ({"timeout": float("nan")}, "timeout: expected a finite number > 0, got number nan"),
+        ({"input": ["q"]}, "input: expected a table of field names to values, got array"),
+        ({"max_time": -1}, "max_time: expected a number > 0, got integer -1"),
+        ({"iteration": 5}, "unknown option 'iteration' (did you mean 'iterations'?)"),
         ({"cwd": "/nonexistent/dir"}, "No such directory: /nonexistent/dir"),
     ],
 )

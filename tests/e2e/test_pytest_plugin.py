@@ -54,8 +54,6 @@ def test_fixture_fails_leaky_workflows_with_the_finding(pytester: pytest.Pyteste
             f"*fix: Remove or bound `HISTORY.append(ctx)` at *samples/leaky_global.py:{fix_line}.*",
         ]
     )
-    result.stdout.fnmatch_lines(
-        ["*wfleak: iterations must be a whole number of at least 1 (got 0)"]
-    )
+    result.stdout.fnmatch_lines(["*wfleak: iterations: expected an integer ≥ 1, got integer 0"])
     # Failures carry the finding, not a traceback through wfleak.
     assert "wfleak/pytest_plugin.py" not in output

@@ -10,21 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from wfleak import options
 from wfleak.api import make_settings, run_analysis
 from wfleak.baseline import Baseline, load_baseline
 from wfleak.commands import common
-from wfleak.config import THRESHOLD_OPTIONS, TargetConfig, load_config, thresholds_from
+from wfleak.commands.signature import Given, command
+from wfleak.config import TargetConfig, load_config, thresholds_from
 from wfleak.errors import ExitCode, UsageError, WfleakError
 from wfleak.gate import evaluate
-from wfleak.model import (
-    CheckReport,
-    ContextMode,
-    FailOn,
-    TargetResult,
-    TargetStatus,
-    Thresholds,
-    WorkflowMode,
-)
+from wfleak.model import CheckReport, TargetResult, TargetStatus
 from wfleak.pipeline import environment
 from wfleak.report import github, summary
 from wfleak.report.junit import render_junit
@@ -52,12 +46,13 @@ def exit_code(results: list[TargetResult]) -> ExitCode:
     return next((code for code in _PRECEDENCE if code in codes), ExitCode.OK)
 
 
-def _settings_kwargs(options: dict[str, Any]) -> dict[str, Any]:
-    skip = {"allow", "max-time", *THRESHOLD_OPTIONS}
-    kwargs = {key.replace("-", "_"): value for key, value in options.items() if key not in skip}
-    if "max-growth-bytes" in options:
-        kwargs["max_growth_bytes"] = options["max-growth-bytes"]
-    return kwargs
+def _settings_kwargs(configured: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``make_settings`` from options by configuration key."""
+    return {
+        option.name: configured[option.key]
+        for option in options.setting_options()
+        if option.key in configured
+    }
 
 
 def check_target(
@@ -102,45 +97,14 @@ def check_target(
     )
 
 
-def _overrides(
-    *,
-    iterations: int | None,
-    warmup: int | None,
-    workflow: WorkflowMode | None,
-    context: ContextMode | None,
-    runner: bool | None,
-    workflow_kwargs: str | None,
-    input_json: str | None,
-    input_file: Path | None,
-    timeout: float | None,
-    keep_going: bool | None,
-    max_time: float | None,
-    trace_frames: int | None,
-    max_retained_objects: int | None,
-    max_growth_bytes: int | None,
-    fail_on: FailOn | None,
-) -> dict[str, Any]:
+def _overrides(given: Given) -> dict[str, Any]:
     """Options given on the command line, by their configuration key."""
-    run_input = common.parse_run_input(input_json, input_file)
-    common.check_durations(timeout, max_time)
-    given: dict[str, Any] = {
-        "iterations": iterations,
-        "warmup": warmup,
-        "workflow": workflow.value if workflow else None,
-        "context": context.value if context else None,
-        "runner": runner,
-        "timeout": timeout,
-        "keep-going": keep_going,
-        "max-time": max_time,
-        "trace-frames": trace_frames,
-        "max-retained-objects": max_retained_objects,
-        "max-growth-bytes": max_growth_bytes,
-        "fail-on": fail_on.value if fail_on else None,
-        "input": run_input,
+    overrides = {
+        option.key: value for option, value in given.on_command_line().items() if option.config
     }
-    if workflow_kwargs is not None:
-        given["workflow-kwargs"] = common.parse_json_object(workflow_kwargs, "--workflow-kwargs")
-    return {key: value for key, value in given.items() if value is not None}
+    if "input-file" in overrides:
+        overrides["input"] = common.read_run_input(overrides.pop("input-file"))
+    return overrides
 
 
 def _targets(
@@ -175,119 +139,19 @@ def _write_github(check: CheckReport) -> None:
             common.fail(f"could not write $GITHUB_STEP_SUMMARY {step_summary}: {exc.strerror}")
 
 
-def check(
-    target: Annotated[
-        str | None,
-        typer.Argument(
-            help="Check this one target ('module:Workflow' or 'file.py:attr', or the name of "
-            "a configured target) instead of every target in [tool.wfleak].",
-            metavar="TARGET",
-            show_default=False,
-        ),
-    ] = None,
-    config_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            metavar="FILE",
-            help="Read [tool.wfleak] from this TOML file instead of the nearest pyproject.toml.",
-        ),
-    ] = None,
-    iterations: Annotated[
-        int | None,
-        typer.Option("--iterations", "-n", help="Measured runs [default: 50].", min=1),
-    ] = None,
-    warmup: Annotated[
-        int | None, typer.Option(help="Unmeasured runs first [default: 3].", min=0)
-    ] = None,
-    workflow: Annotated[
-        WorkflowMode | None,
-        typer.Option("--workflow", help="shared or fresh workflow per run [default: shared]."),
-    ] = None,
-    context: Annotated[
-        ContextMode | None,
-        typer.Option("--context", help="auto, new or reuse Context per run [default: auto]."),
-    ] = None,
-    runner: Annotated[
-        bool | None,
-        typer.Option(
-            "--runner/--no-runner",
-            help="The target is an async function doing one complete run.",
-            show_default=False,
-        ),
-    ] = None,
-    workflow_kwargs: common.WorkflowKwargs = None,
-    input_json: common.InputJson = None,
-    input_file: common.InputFile = None,
-    timeout: Annotated[
-        float | None, typer.Option(help="Seconds one run may take [default: 60].")
-    ] = None,
-    keep_going: Annotated[
-        bool | None,
-        typer.Option(
-            "--keep-going/--no-keep-going",
-            help="Count failed runs and keep measuring.",
-            show_default=False,
-        ),
-    ] = None,
-    max_time: Annotated[
-        float | None,
-        typer.Option(help="Hard wall-clock limit in seconds for each target's analysis."),
-    ] = None,
-    trace_frames: Annotated[
-        int | None,
-        typer.Option(help="Frames tracemalloc keeps after a leak is found [default: 10].", min=1),
-    ] = None,
-    max_retained_objects: Annotated[
-        int | None,
-        typer.Option(
-            help="Framework objects from finished runs allowed to stay reachable when no "
-            f"finding accounts for them [default: {Thresholds.max_retained_objects}].",
-            min=0,
-        ),
-    ] = None,
-    max_growth_bytes: Annotated[
-        int | None,
-        typer.Option(
-            help="Retained-memory growth per run, in bytes, that counts as a leak "
-            f"[default: {Thresholds.max_growth_bytes}].",
-            min=1,
-        ),
-    ] = None,
-    fail_on: Annotated[
-        FailOn | None,
-        typer.Option(
-            "--fail-on",
-            help="leak: only LEAK findings fail; cycle: CYCLE findings (memory left to the "
-            "cyclic GC) fail too [default: leak].",
-        ),
-    ] = None,
-    baseline_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--baseline",
-            metavar="REPORT.json",
-            help="A saved 'check --json' (or 'run --json') result: fail only on findings it "
-            "does not have.",
-        ),
-    ] = None,
-    json_path: Annotated[
-        str | None,
-        typer.Option("--json", metavar="PATH", help="Write every target's full report as JSON."),
-    ] = None,
-    junit_path: Annotated[
-        str | None,
-        typer.Option("--junit-xml", metavar="PATH", help="Write JUnit XML, a test per target."),
-    ] = None,
-    github_output: Annotated[
-        bool,
-        typer.Option(
-            "--github",
-            help="Print GitHub Actions annotations at the leaking lines and append a Markdown "
-            "summary with the top finding's diagram to $GITHUB_STEP_SUMMARY.",
-        ),
-    ] = False,
-) -> None:
+CheckTarget = Annotated[
+    str | None,
+    typer.Argument(
+        help="Check this one target ('module:Workflow' or 'file.py:attr', or the name of "
+        "a configured target) instead of every target in [tool.wfleak].",
+        metavar="TARGET",
+        show_default=False,
+    ),
+]
+
+
+@command("check", CheckTarget, None)
+def check(target: str | None, given: Given) -> None:
     """Fail the build when a workflow leaks: analyse every target in [tool.wfleak].
 
     Each target in pyproject.toml's [tool.wfleak] is run and judged against its thresholds:
@@ -295,33 +159,17 @@ def check(
     accepts it; so do more retained framework objects than --max-retained-objects. Options
     given here override the file for every target. See the README for the configuration keys.
     """
-    try:
-        if json_path == "-" and github_output:
-            raise UsageError("--json - and --github both write to stdout; give --json a file")
-        overrides = _overrides(
-            iterations=iterations,
-            warmup=warmup,
-            workflow=workflow,
-            context=context,
-            runner=runner,
-            workflow_kwargs=workflow_kwargs,
-            input_json=input_json,
-            input_file=input_file,
-            timeout=timeout,
-            keep_going=keep_going,
-            max_time=max_time,
-            trace_frames=trace_frames,
-            max_retained_objects=max_retained_objects,
-            max_growth_bytes=max_growth_bytes,
-            fail_on=fail_on,
-        )
-        targets, found_config = _targets(target, config_path, overrides)
-        for path, option in ((json_path, "--json"), (junit_path, "--junit-xml")):
-            if path is not None:
-                common.check_writable(path, option)
-        baseline = load_baseline(baseline_path) if baseline_path is not None else None
-    except WfleakError as exc:
-        common.fail(exc.message, exc.exit_code)
+    json_path = given[options.JSON]
+    junit_path = given[options.JUNIT_XML]
+    github_output = given[options.GITHUB]
+    baseline_path = given[options.BASELINE]
+    if json_path == "-" and github_output:
+        raise UsageError("--json - and --github both write to stdout; give --json a file")
+    targets, found_config = _targets(target, given[options.CONFIG_FILE], _overrides(given))
+    for path, option in ((json_path, "--json"), (junit_path, "--junit-xml")):
+        if path is not None:
+            common.check_writable(path, option)
+    baseline = load_baseline(baseline_path) if baseline_path is not None else None
     out = common.console(stderr=json_path == "-")
     progress_console = Console(stderr=True)
     results: list[TargetResult] = []

@@ -1,8 +1,8 @@
-"""Options shared by the commands that run an analysis, and the helpers behind them."""
+"""What the commands that run an analysis share: the TARGET argument, settings from the
+options, progress, output files and exit codes."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -11,12 +11,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from wfleak.api import DEFAULT_GROWTH_BYTES, make_settings, run_analysis
+from wfleak import options
+from wfleak.commands.signature import Given
 from wfleak.errors import ExitCode, UsageError
 from wfleak.files import read_text
-from wfleak.model import ContextMode, Report, Settings, StopReason, WorkflowMode
+from wfleak.model import Report, Settings, StopReason
+from wfleak.options.kinds import CommandLineError, Fields
 from wfleak.report.progress import ProgressDisplay
-from wfleak.serde import dumps
 
 Target = Annotated[
     str,
@@ -27,55 +28,6 @@ Target = Annotated[
         metavar="TARGET",
         show_default=False,
     ),
-]
-Iterations = Annotated[int, typer.Option("--iterations", "-n", help="Measured runs.", min=1)]
-Warmup = Annotated[int, typer.Option(help="Unmeasured runs first, so caches can fill.", min=0)]
-WorkflowOption = Annotated[
-    WorkflowMode,
-    typer.Option(
-        "--workflow",
-        help="shared: one workflow instance for all runs (how services run them); "
-        "fresh: a new one per run.",
-    ),
-]
-ContextOption = Annotated[
-    ContextMode,
-    typer.Option(
-        "--context",
-        help="auto: run() creates the Context; new: pass a fresh Context(wf) per run; "
-        "reuse: carry one Context across runs.",
-    ),
-]
-Runner = Annotated[
-    bool,
-    typer.Option(
-        "--runner",
-        help="The target is a zero-argument async function that performs one complete run.",
-    ),
-]
-WorkflowKwargs = Annotated[
-    str | None,
-    typer.Option(metavar="JSON", help="JSON object of keyword arguments for the Workflow class."),
-]
-InputJson = Annotated[
-    str | None,
-    typer.Option("--input", metavar="JSON", help="JSON object of start-event fields for run()."),
-]
-InputFile = Annotated[
-    Path | None, typer.Option(help="Read the start-event fields from a JSON file.")
-]
-Timeout = Annotated[
-    float, typer.Option(help="Seconds one run may take before it counts as failed.")
-]
-KeepGoing = Annotated[
-    bool, typer.Option(help="Count failed runs and keep measuring (error paths leak too).")
-]
-MaxTime = Annotated[
-    float | None, typer.Option(help="Hard wall-clock limit in seconds for the whole analysis.")
-]
-TraceFrames = Annotated[
-    int,
-    typer.Option(help="Frames tracemalloc keeps in the runs traced after a leak is found.", min=1),
 ]
 
 
@@ -90,32 +42,13 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def parse_json_object(text: str, option: str) -> dict[str, Any]:
+def read_run_input(path: Path) -> dict[str, Any]:
+    """The start-event fields in the JSON file given to --input-file."""
+    text = read_text(path, "a JSON file")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{option} is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(value, dict):
-        raise UsageError(f"{option} must be a JSON object, got {type(value).__name__}")
-    return value
-
-
-def parse_run_input(input_json: str | None, input_file: Path | None) -> dict[str, Any] | None:
-    """The start-event fields from --input or --input-file; None when neither is given."""
-    if input_json is not None and input_file is not None:
-        raise UsageError("give --input or --input-file, not both")
-    if input_file is not None:
-        return parse_json_object(read_text(input_file, "a JSON file"), f"--input-file {input_file}")
-    if input_json is not None:
-        return parse_json_object(input_json, "--input")
-    return None
-
-
-def check_durations(timeout: float | None, max_time: float | None) -> None:
-    if timeout is not None and timeout <= 0:
-        raise UsageError(f"--timeout must be more than 0 seconds (got {timeout:g})")
-    if max_time is not None and max_time <= 0:
-        raise UsageError(f"--max-time must be more than 0 seconds (got {max_time:g})")
+        return Fields().from_command_line(text, f"--input-file {path}")
+    except CommandLineError as exc:
+        raise UsageError(exc.message) from None
 
 
 def check_writable(path: str, option: str) -> None:
@@ -147,6 +80,8 @@ def write_output(data: str | bytes, path: str) -> None:
 
 
 def write_json(report: Report, path: str) -> None:
+    from wfleak.serde import dumps
+
     write_output(dumps(report), path)
 
 
@@ -158,48 +93,31 @@ def exit_code_for(report: Report) -> ExitCode:
     return ExitCode.OK
 
 
-def build_settings(
-    *,
-    target: str,
-    iterations: int,
-    warmup: int,
-    workflow: WorkflowMode,
-    context: ContextMode,
-    runner: bool,
-    workflow_kwargs: str | None,
-    input_json: str | None,
-    input_file: Path | None,
-    timeout: float,
-    keep_going: bool,
-    max_time: float | None,
-    trace_frames: int,
-    memray_file: str | None = None,
-    max_growth_bytes: int = DEFAULT_GROWTH_BYTES,
-) -> Settings:
-    """Validate the run options; every problem is one ``UsageError``."""
-    run_input = parse_run_input(input_json, input_file) or {}
-    kwargs = parse_json_object(workflow_kwargs, "--workflow-kwargs") if workflow_kwargs else {}
-    check_durations(timeout, max_time)
-    return make_settings(
-        target,
-        iterations=iterations,
-        warmup=warmup,
-        workflow=workflow,
-        context=context,
-        runner=runner,
-        input=run_input,
-        workflow_kwargs=kwargs,
-        timeout=timeout,
-        keep_going=keep_going,
-        trace_frames=trace_frames,
-        memray=memray_file,
-        max_growth_bytes=max_growth_bytes,
-    )
+def settings_keywords(given: Given, command: str) -> dict[str, Any]:
+    """The keyword arguments of :func:`wfleak.api.make_settings` from a command's options."""
+    keywords = {
+        option.name: given[option]
+        for option in options.for_command(command)
+        if option.setting is not None
+    }
+    input_file = given[options.INPUT_FILE]
+    if input_file is not None:
+        keywords["input"] = read_run_input(input_file)
+    return keywords
+
+
+def build_settings(target: str, given: Given, command: str) -> Settings:
+    """Settings for an analysis from the options of ``command``; problems are ``UsageError``."""
+    from wfleak.api import make_settings
+
+    return make_settings(target, **settings_keywords(given, command))
 
 
 def analyze_with_progress(
     settings: Settings, max_time: float | None, cwd: str | None = None
 ) -> Report:
+    from wfleak.api import run_analysis
+
     with ProgressDisplay(Console(stderr=True)) as progress:
         return run_analysis(settings, max_time=max_time, cwd=cwd, observer=progress.update)
 

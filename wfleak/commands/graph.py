@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from wfleak import options
 from wfleak.commands import common
-from wfleak.errors import ExitCode, UsageError, WfleakError
+from wfleak.commands.signature import Given, command
+from wfleak.errors import ExitCode, UsageError
 from wfleak.files import read_text
-from wfleak.model import ContextMode, Report, WorkflowMode
+from wfleak.model import Report
+from wfleak.options import DiagramFormat
 from wfleak.report import diagram as diagram_model
 from wfleak.report.dot import render_dot, render_with_graphviz
 from wfleak.report.html import render_html
@@ -23,14 +25,6 @@ EXIT_CODES = (
     "missing for svg/png; 3 the workflow failed, timed out, hung or crashed (the diagram of "
     "what was measured is still written); 130 interrupted."
 )
-
-
-class DiagramFormat(StrEnum):
-    DOT = "dot"
-    SVG = "svg"
-    PNG = "png"
-    MERMAID = "mermaid"
-    HTML = "html"
 
 
 SUFFIXES = {
@@ -71,59 +65,18 @@ def load_report(path: Path) -> Report:
     return loads(read_text(path, "a wfleak report"), str(path))
 
 
-def graph(
-    target: Annotated[
-        str | None,
-        typer.Argument(
-            help="What to analyse, as for 'wfleak run'; leave out with --from.",
-            metavar="[TARGET]",
-            show_default=False,
-        ),
-    ] = None,
-    output: Annotated[
-        str,
-        typer.Option(
-            "--output", "-o", metavar="FILE", help="Where to write the diagram ('-': stdout)."
-        ),
-    ] = "wfleak.svg",
-    fmt: Annotated[
-        DiagramFormat | None,
-        typer.Option(
-            "--format",
-            help="dot (Graphviz source), svg or png (need Graphviz's dot), mermaid (renders in "
-            "GitHub/GitLab Markdown), html (one offline page). Default: from the output suffix.",
-        ),
-    ] = None,
-    from_report: Annotated[
-        Path | None,
-        typer.Option("--from", metavar="REPORT.json", help="Draw a saved 'run --json' report."),
-    ] = None,
-    finding: Annotated[
-        str | None,
-        typer.Option(
-            metavar="ID", help="Draw one finding: its number, pattern id (WFL001) or fingerprint."
-        ),
-    ] = None,
-    depth: Annotated[
-        int | None,
-        typer.Option(help="Draw at most this many references back from the leaked object.", min=1),
-    ] = None,
-    max_nodes: Annotated[
-        int | None, typer.Option(help="Draw at most this many objects in all.", min=1)
-    ] = None,
-    iterations: common.Iterations = 50,
-    warmup: common.Warmup = 3,
-    workflow: common.WorkflowOption = WorkflowMode.SHARED,
-    context: common.ContextOption = ContextMode.AUTO,
-    runner: common.Runner = False,
-    workflow_kwargs: common.WorkflowKwargs = None,
-    input_json: common.InputJson = None,
-    input_file: common.InputFile = None,
-    timeout: common.Timeout = 60.0,
-    keep_going: common.KeepGoing = False,
-    max_time: common.MaxTime = None,
-    trace_frames: common.TraceFrames = 10,
-) -> None:
+GraphTarget = Annotated[
+    str | None,
+    typer.Argument(
+        help="What to analyse, as for 'wfleak run'; leave out with --from.",
+        metavar="TARGET",
+        show_default=False,
+    ),
+]
+
+
+@command("graph", GraphTarget, None)
+def graph(target: str | None, given: Given) -> None:
     """Draw the reference cycles and retention paths that the analysis found.
 
     Runs the analysis (same options as 'wfleak run'), or reads a saved report with --from,
@@ -131,37 +84,27 @@ def graph(
     roots blue, the leaked object red with its retained size), edges are the references by
     name, and a cycle's closing edge is drawn apart. Output is deterministic.
     """
+    output = given[options.OUTPUT]
+    from_report = given[options.FROM_REPORT]
     code = ExitCode.OK
-    try:
-        chosen = choose_format(output, fmt)
-        if (target is None) == (from_report is None):
-            raise UsageError("give a TARGET to analyse or --from REPORT.json, not both")
-        common.check_writable(output, "--output")
-        if from_report is not None:
-            report = load_report(from_report)
-        else:
-            assert target is not None
-            settings = common.build_settings(
-                target=target,
-                iterations=iterations,
-                warmup=warmup,
-                workflow=workflow,
-                context=context,
-                runner=runner,
-                workflow_kwargs=workflow_kwargs,
-                input_json=input_json,
-                input_file=input_file,
-                timeout=timeout,
-                keep_going=keep_going,
-                max_time=max_time,
-                trace_frames=trace_frames,
-            )
-            report = common.analyze_with_progress(settings, max_time)
-            code = common.report_stop(report)
-        drawn = diagram_model.build(report, finding=finding, depth=depth, max_nodes=max_nodes)
-        data = render(report, chosen, drawn)
-    except WfleakError as exc:
-        common.fail(exc.message, exc.exit_code)
+    chosen = choose_format(output, given[options.FORMAT])
+    if (target is None) == (from_report is None):
+        raise UsageError("give a TARGET to analyse or --from REPORT.json, not both")
+    common.check_writable(output, "--output")
+    if from_report is not None:
+        report = load_report(from_report)
+    else:
+        assert target is not None
+        settings = common.build_settings(target, given, "graph")
+        report = common.analyze_with_progress(settings, given[options.MAX_TIME])
+        code = common.report_stop(report)
+    drawn = diagram_model.build(
+        report,
+        finding=given[options.FINDING],
+        depth=given[options.DEPTH],
+        max_nodes=given[options.MAX_NODES],
+    )
+    data = render(report, chosen, drawn)
     common.write_output(data, output)
     if output != "-":
         findings = sum(1 for c in drawn.clusters)
