@@ -217,3 +217,12 @@ def load_config(
     if require_targets and not targets:
         raise reader.error(f"{TABLE}.targets", "no targets to check")
     return CheckConfig(found, targets, merge(defaults, overrides))
+
+
+def load_project_config(start: Path) -> CheckConfig:
+    """``[tool.wfleak]`` of the nearest pyproject.toml at or above ``start``, or nothing when
+    there is none (the pytest fixture reads it when the project has one)."""
+    found = find_config(start)
+    if found is None or _read_table(found, required=False) is None:
+        return CheckConfig(None, [], {})
+    return load_config(found, {}, require_targets=False)

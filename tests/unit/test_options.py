@@ -175,8 +175,10 @@ def _inline(table: object) -> str:
 
 def test_readme_links_the_schema_and_names_every_keyword() -> None:
     assert "(wfleak/schema/tool-wfleak.json)" in README
+    assert "--wfleak-skip" in README and "@pytest.mark.wfleak(" in README
     for option in {*options.api_options(), *options.fixture_options()}:
         assert f"`{option.name}`" in README, option.name
     for option in options.OPTIONS:
+        assert f"--wfleak-{option.key}" in README or not option.pytest_option, option.name
         assert option.flag in README or not option.commands, option.flag
         assert f"`{option.key}`" in README or not option.config, option.key
