@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from wfleak.analysis.verdict import judge
 from wfleak.errors import ExitCode, WfleakError
-from wfleak.model import Report, RunSample, Settings, StopReason, Verdict
+from wfleak.model import Report, RunSample, Settings, StopReason
+from wfleak.phases.measure import MeasureResult
+from wfleak.phases.report import PhaseResults, build_report
+from wfleak.phases.warmup import WarmupResult
 from wfleak.pipeline import Progress, environment
 from wfleak.probes import allocator
 from wfleak.serde import from_jsonable, to_jsonable
@@ -198,21 +200,13 @@ class WorkerSession:
         )
 
     def _partial(self, reason: StopReason, message: str) -> Report:
-        runs = self.stream.samples
-        verdict, trends, findings = judge(runs, self.settings, {}, [])
-        return Report(
-            target=self.settings.target,
-            environment=environment(),
-            settings=self.settings,
-            verdict=verdict if runs else Verdict.OK,
-            runs=runs,
-            warmup_done=self.stream.warmup_done,
-            complete=False,
+        results = PhaseResults(
+            warmup=WarmupResult(done=self.stream.warmup_done),
+            measure=MeasureResult(runs=self.stream.samples),
             stop=reason,
             stop_message=message,
-            trends=trends,
-            findings=findings,
         )
+        return build_report(self.settings, environment(), results)
 
 
 def analyze_in_worker(

@@ -1,0 +1,154 @@
+"""Measure: the runs whose leftovers count, one probe sample after each.
+
+While measuring, nothing new stays on the Python heap: samples go to the observer and to an
+unbuffered log file, objects of interest are held by weak reference only, automatic
+collections are paused, and the heap that existed before is frozen out of the collector's
+view, so what the probes count is what the runs left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from wfleak.analysis.explain import CycleSketch
+from wfleak.driver import RunOutcome, WorkflowProvider
+from wfleak.model import Leftover, RunSample, StopReason, TypeGrowth
+from wfleak.phases.instruments import (
+    Instruments,
+    SampleLog,
+    collector_paused,
+    scheduled_ids,
+    stop_after_failure,
+)
+from wfleak.phases.progress import Progress
+from wfleak.probes import leftovers as leftover_probe
+from wfleak.probes import memory
+from wfleak.probes.cycles import collect_cycle_garbage
+from wfleak.probes.process import rss_bytes
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    runs: list[RunSample]
+    failures: int = 0
+    stop: StopReason | None = None
+    stop_message: str | None = None
+    retained_by_type: dict[str, int] = field(default_factory=dict)
+    """Framework objects from the measured runs alive after the last one, by type."""
+    type_growth: list[TypeGrowth] = field(default_factory=list)
+    """GC-tracked types that grew from the first measured run to the last."""
+    leftovers: list[Leftover] = field(default_factory=list)
+    cycle_sketch: CycleSketch | None = None
+
+
+class Measurer:
+    """The measured runs; ``result()`` holds whatever was measured, even after Ctrl-C."""
+
+    def __init__(self, instruments: Instruments) -> None:
+        self.instruments = instruments
+        self.samples = SampleLog()
+        self.failures = 0
+        self.stop: tuple[StopReason, str] | None = None
+        self.first_types: Counter[str] = Counter()
+        self.last_types: Counter[str] = Counter()
+        self.retained_by_type: dict[str, int] = {}
+        self.leftovers: list[Leftover] = []
+        instruments.own_counters.append(self.first_types)
+
+    async def _measure_one(
+        self, provider: WorkflowProvider, index: int
+    ) -> tuple[RunSample, RunOutcome]:
+        tools = self.instruments
+        started = time.perf_counter()
+        outcome = await tools.run_once(provider)
+        duration = time.perf_counter() - started
+        await tools.settle_callbacks()
+        created = tools.adopt_young()
+        alive_before = tools.tracker.alive()
+        tools.clear_type_cache()
+        tools.cycles.run = index
+        garbage = collect_cycle_garbage(
+            tools.framework_types.__contains__, tools.cycles, tools.allocated
+        )
+        alive_after = tools.tracker.alive()
+        scheduled = scheduled_ids()
+        live_timers, cancelled_timers = leftover_probe.count_timers(
+            [t for t in tools.timers.live_objects() if id(t) in scheduled]
+        )
+        pending = sum(
+            1
+            for obj in tools.tracker.live_objects()
+            if isinstance(obj, asyncio.Task) and not obj.done()
+        )
+        traced = tools.allocated()
+        own = tools.tracker.alive() + tools.timers.alive()
+        gc_objects = len(gc.get_objects()) - own
+        return RunSample(
+            index=index,
+            ok=outcome.ok,
+            duration_s=duration,
+            error=outcome.error,
+            framework_created=created,
+            framework_alive_before_gc=alive_before,
+            framework_alive_after_gc=alive_after,
+            cycle_objects=garbage.objects,
+            cycle_bytes=garbage.bytes,
+            cycle_framework_types=garbage.framework_types,
+            gc_objects=gc_objects,
+            traced_bytes=traced,
+            rss_bytes=rss_bytes(),
+            pending_tasks=pending,
+            live_timers=live_timers,
+            cancelled_timers=cancelled_timers,
+        ), outcome
+
+    async def measure(self, provider: WorkflowProvider) -> None:
+        tools = self.instruments
+        total = tools.settings.iterations
+        tools.observer(Progress("measure", 0, total))
+        with collector_paused():
+            for index in range(1, total + 1):
+                sample, outcome = await self._measure_one(provider, index)
+                self.samples.write(sample)
+                tools.observer(Progress("measure", index, total, sample=sample))
+                if index == 1:
+                    self.first_types.update(memory.live_type_counts(tools.is_own))
+                del sample
+                if not outcome.ok:
+                    self.failures += 1
+                    self.stop = stop_after_failure(tools.settings, "run", index, outcome)
+                    if self.stop is not None:
+                        break
+            tools.observer(Progress("analyse", 0, 1))
+            self.last_types = memory.live_type_counts(tools.is_own)
+            self.retained_by_type = tools.tracker.alive_by_type()
+            tasks = [
+                t
+                for t in tools.tracker.live_objects()
+                if isinstance(t, asyncio.Task) and not t.done()
+            ]
+            scheduled = scheduled_ids()
+            timers = [t for t in tools.timers.live_objects() if id(t) in scheduled]
+            self.leftovers = leftover_probe.summarise(tasks, timers)
+            del tasks, timers
+
+    def result(self, stop: tuple[StopReason, str] | None = None) -> MeasureResult:
+        """What was measured; ``stop`` overrides why measuring ended (an interruption)."""
+        reason, message = stop or self.stop or (None, None)
+        return MeasureResult(
+            runs=self.samples.read(),
+            failures=self.failures,
+            stop=reason,
+            stop_message=message,
+            retained_by_type=dict(self.retained_by_type),
+            type_growth=memory.type_growth(self.first_types, self.last_types),
+            leftovers=list(self.leftovers),
+            cycle_sketch=self.instruments.cycles.sketch,
+        )
+
+    def close(self) -> None:
+        self.samples.close()
