@@ -2,7 +2,7 @@
 
 ``wfleak.analyze(target, iterations=...)`` runs the analysis and returns a
 :class:`~wfleak.model.Report`; ``wfleak.evaluate(report, Thresholds(...))`` applies the
-check's thresholds to it.
+check's thresholds to it; ``wfleak.watch()`` watches the workflow runs of a live service.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from wfleak.api import analyze
     from wfleak.errors import ExitCode, WfleakError
     from wfleak.gate import evaluate
+    from wfleak.live import Watcher, watch, watch_lifespan
     from wfleak.model import AllowRule, FailOn, Report, TargetStatus, Thresholds, Verdict
 
 # Imported on first use: the pytest plugin and the worker import this package, and should not
@@ -30,6 +31,9 @@ _EXPORTS = {
     "TargetStatus": "wfleak.model",
     "Thresholds": "wfleak.model",
     "Verdict": "wfleak.model",
+    "watch": "wfleak.live",
+    "watch_lifespan": "wfleak.live",
+    "Watcher": "wfleak.live",
 }
 __all__ = [
     "AllowRule",
@@ -39,10 +43,13 @@ __all__ = [
     "TargetStatus",
     "Thresholds",
     "Verdict",
+    "Watcher",
     "WfleakError",
     "__version__",
     "analyze",
     "evaluate",
+    "watch",
+    "watch_lifespan",
 ]
 
 
