@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wfleak.analysis.explain import is_own
@@ -36,7 +36,8 @@ class WalkResult:
     scans: int = 0
 
 
-def explain_by_walk(suspects: Suspects, pause_budget: float = PAUSE_BUDGET) -> WalkResult:
+def explain_by_walk(suspects: Suspects, pause_budget: float | None = None) -> WalkResult:
+    budget = PAUSE_BUDGET if pause_budget is None else pause_budget
     roots = RootFinder({id(w): RootKind.SHARED_WORKFLOW for w in suspects.shared_workflows})
     gathered: dict[int, Any] = {id(obj): obj for obj in suspects.leaked}
     frontier: list[Any] = list(suspects.leaked)
@@ -65,7 +66,7 @@ def explain_by_walk(suspects: Suspects, pause_budget: float = PAUSE_BUDGET) -> W
         own.add(id(frontier))
         if not frontier:
             break
-        if pause > pause_budget:
+        if pause > budget:
             cut = f"a scan of the heap took {pause * 1000:.0f} ms, over the pause budget"
             break
         if len(gathered) > MAX_OBJECTS:
@@ -83,4 +84,10 @@ def explain_by_walk(suspects: Suspects, pause_budget: float = PAUSE_BUDGET) -> W
     finally:
         index.release()
         objects.clear()
+    if cut is not None:
+        note = (
+            f"The walk of the live heap stopped before it reached a root ({cut}), so the path "
+            "starts where the walk stopped."
+        )
+        findings = [replace(f, explanation=f"{f.explanation} {note}".strip()) for f in findings]
     return WalkResult(findings, cut, longest, scans)
