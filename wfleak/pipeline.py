@@ -27,6 +27,7 @@ from wfleak.phases.instruments import (
     Tracing,
     collector_paused,
     frozen_heap,
+    heap_built_uncollected,
     traced_bytes,
 )
 from wfleak.phases.measure import Measurer, MeasureResult
@@ -126,7 +127,8 @@ def analyze(settings: Settings, observer: Observer = ignore) -> Report:
     """Load the target, run it, probe every measured run, and return the report."""
     validate_settings(settings)
     observer(Progress("load", 0, 1, message=settings.target))
-    target = load_target(settings.target, runner=settings.runner)
+    with heap_built_uncollected():
+        target = load_target(settings.target, runner=settings.runner)
     provider = WorkflowProvider(
         target,
         settings.workflow_mode,
