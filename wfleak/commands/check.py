@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
@@ -13,12 +14,13 @@ from rich.console import Console
 from wfleak import options
 from wfleak.api import make_settings, run_analysis
 from wfleak.baseline import Baseline, load_baseline
-from wfleak.commands import common
+from wfleak.commands import common, parallel
 from wfleak.commands.signature import Given, command
 from wfleak.config import TargetConfig, load_config, thresholds_from
 from wfleak.errors import ExitCode, UsageError, WfleakError
 from wfleak.gate import evaluate
 from wfleak.model import CheckReport, TargetResult, TargetStatus
+from wfleak.options.kinds import AUTO
 from wfleak.pipeline import environment
 from wfleak.report import github, summary
 from wfleak.report.junit import render_junit
@@ -58,8 +60,10 @@ def _settings_kwargs(configured: dict[str, Any]) -> dict[str, Any]:
 def check_target(
     config: TargetConfig,
     baseline: Baseline | None,
-    console: Console,
+    console: Console | None,
 ) -> TargetResult:
+    """One target analysed and judged; ``console`` shows its progress (none when targets run
+    side by side: one progress display at a time fits a terminal)."""
     started = time.monotonic()
 
     def result(status: TargetStatus, **fields: Any) -> TargetResult:
@@ -75,7 +79,7 @@ def check_target(
 
     try:
         settings = make_settings(config.target, **_settings_kwargs(config.options))
-        with ProgressDisplay(console) as progress:
+        with ProgressDisplay(console or Console(file=io.StringIO())) as progress:
             report = run_analysis(
                 settings,
                 max_time=config.options.get("max-time"),
@@ -127,6 +131,12 @@ def _targets(
     ], config.path
 
 
+def _jobs(requested: int | str, targets: int) -> int:
+    """Worker processes to run at once: never more than there are targets."""
+    wanted = parallel.available_cores() if requested == AUTO else int(requested)
+    return max(1, min(wanted, targets))
+
+
 def _write_github(check: CheckReport) -> None:
     for line in github.annotation_lines(check, github.workspace()):
         typer.echo(line)
@@ -171,15 +181,19 @@ def check(target: str | None, given: Given) -> None:
             common.check_writable(path, option)
     baseline = load_baseline(baseline_path) if baseline_path is not None else None
     out = common.console(stderr=json_path == "-")
-    progress_console = Console(stderr=True)
+    jobs = _jobs(given[options.JOBS], len(targets))
+    progress_console = Console(stderr=True) if jobs == 1 else None
     results: list[TargetResult] = []
     name_width = max(len(t.name) for t in targets)
-    for configured in targets:
-        checked = check_target(configured, baseline, progress_console)
+    for checked in parallel.in_order(
+        targets,
+        lambda configured: check_target(configured, baseline, progress_console),
+        jobs,
+        stop_requested=lambda: False,
+        is_final=lambda checked: checked.status is TargetStatus.INTERRUPTED,
+    ):
         summary.render_target(checked, out, name_width)
         results.append(checked)
-        if checked.status is TargetStatus.INTERRUPTED:
-            break
     outcome = CheckReport(
         environment=environment(),
         targets=results,

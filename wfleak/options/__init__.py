@@ -54,6 +54,7 @@ from wfleak.options.kinds import (
     AllowRules,
     Choice,
     Count,
+    CountOrAuto,
     Fields,
     Flag,
     InputPath,
@@ -368,6 +369,19 @@ ALLOW: Option[list[AllowRule] | None] = declare(
         "(Context); the reason is required. Rules at the top level and in a target add up.",
         config=True,
         fixture=True,
+    )
+)
+
+JOBS: Option[int | str] = declare(
+    Option(
+        "jobs",
+        CountOrAuto(1),
+        1,
+        "Targets checked at once, each in its own worker process ('auto': one per core). "
+        "Output and exit code stay in configuration order.",
+        commands=frozenset({"check"}),
+        short="-j",
+        metavar="N",
     )
 )
 

@@ -99,6 +99,40 @@ class Count(Kind[int]):
         return {"type": "integer", "minimum": self.minimum}
 
 
+AUTO = "auto"
+
+
+class CountOrAuto(Kind[int | str]):
+    """A whole number of at least ``minimum``, or ``'auto'`` for wfleak to decide."""
+
+    command_line_type = str
+    annotation = "int | str"
+
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+        self.expected = f"an integer ≥ {minimum} or '{AUTO}'"
+
+    def check(self, value: object) -> int | str:
+        if value == AUTO:
+            return AUTO
+        if not isinstance(value, int) or isinstance(value, bool) or value < self.minimum:
+            raise self.refuse(value)
+        return value
+
+    def from_command_line(self, value: Any, flag: str) -> int | str:
+        text = str(value).strip()
+        if text.lower() == AUTO:
+            return AUTO
+        try:
+            number = int(text)
+        except ValueError:
+            raise self.refuse(text) from None
+        return self.check(number)
+
+    def schema(self) -> dict[str, Any]:
+        return {"oneOf": [{"type": "integer", "minimum": self.minimum}, {"const": AUTO}]}
+
+
 class Seconds(Kind[float]):
     """A finite duration of more than 0 seconds."""
 
