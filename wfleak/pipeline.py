@@ -63,6 +63,11 @@ def validate_settings(settings: Settings) -> None:
         raise UsageError(f"--timeout must be more than 0 seconds (got {settings.timeout:g})")
     if settings.trace_frames < 1:
         raise UsageError(f"--trace-frames must be at least 1 (got {settings.trace_frames})")
+    if settings.memray_file is not None and importlib.util.find_spec("memray") is None:
+        raise UsageError(
+            f"--memray needs memray, which is not installed for {sys.executable}: "
+            "pip install 'wfleak[memray]' (or pip install memray) in this environment"
+        )
 
 
 def _leaking(settings: Settings, measured: MeasureResult) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import sys
 import types
 from collections.abc import Callable, Sequence
@@ -182,7 +183,10 @@ def test_driver_held_object_is_a_root() -> None:
     path = find(index, target, held={id(workflow): RootKind.SHARED_WORKFLOW})
     assert path is not None
     assert path.root == Root(RootKind.SHARED_WORKFLOW, "Leaked")
-    assert same_objects(path.objects, [workflow, namespace, workflow.seen, target])  # type: ignore[attr-defined]
+    # Through the instance dict up to 3.12; straight from the inline values on 3.13.
+    through_dict = any(r is namespace for r in gc.get_referents(workflow))
+    expected = [workflow, namespace] if through_dict else [workflow]
+    assert same_objects(path.objects, [*expected, workflow.seen, target])  # type: ignore[attr-defined]
     assert compress(path.objects)[0] == Hop(workflow, ".seen")
 
 

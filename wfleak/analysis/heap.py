@@ -9,11 +9,17 @@ the index.
 The build runs in C loops (``map`` over ``gc.get_referents``, numpy for the rest), never a
 Python statement per object or per edge, and keeps no Python object per heap object: object
 ids in one sorted array find positions by binary search, and the edges are 32-bit integers.
+
+The index has a memory budget. A heap whose references would not fit in it is indexed up to
+the budget: the objects past that point are still known but hold nothing, ``complete`` is
+false and ``cut_reason`` says how far the walk got, so every answer drawn from it can say it
+is partial instead of the analysis being killed for running out of memory.
 """
 
 from __future__ import annotations
 
 import gc
+import types
 from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
@@ -21,8 +27,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from wfleak.analysis import referents as safe
+
 CHUNK = 1 << 16
 """Objects whose referents are listed at once; bounds the temporary lists of the build."""
+
+MAX_INDEX_BYTES = 2 << 30
+"""The default memory budget of one index: about a hundred million references."""
+
+BYTES_PER_OBJECT = 8 + 8 + 4 + 1 + 8
+"""Arrays kept per object: its id, the sorted ids, the order, the exclusion flag, the offset."""
+
+BYTES_PER_EDGE = 4 + 4 + 8 + 4
+"""Peak arrays per reference: holder, held, the sort by held, the referrer table."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -50,8 +67,12 @@ class HeapIndex:
         exclude: Callable[[Any], bool] = _never,
         screen: Callable[[type], bool] = _always,
         exclude_ids: frozenset[int] = frozenset(),
+        max_bytes: int = MAX_INDEX_BYTES,
     ) -> None:
         self.objects = objects
+        self.max_bytes = max_bytes
+        self.complete = True
+        self.cut_reason: str | None = None
         count = len(objects)
         ids = np.fromiter(map(id, objects), dtype=np.int64, count=count)
         order = np.argsort(ids, kind="stable")
@@ -107,8 +128,13 @@ class HeapIndex:
         kind = np.int32 if len(objects) < 2**31 else np.int64
         sources: list[npt.NDArray[Any]] = []
         targets: list[npt.NDArray[Any]] = []
+        unsafe = self._unsafe_modules()
+        budget = self.max_bytes - BYTES_PER_OBJECT * len(objects)
+        edges = 0
         for start in range(0, len(objects), CHUNK):
             chunk = objects[start : start + CHUNK]
+            for i in unsafe[(unsafe >= start) & (unsafe < start + CHUNK)].tolist():
+                chunk[i - start] = safe.stand_in(chunk[i - start])
             referents = list(map(get_referents, chunk))
             lengths = np.fromiter(map(len, referents), dtype=np.int64, count=len(chunk))
             held_ids = np.fromiter(
@@ -118,11 +144,32 @@ class HeapIndex:
             held = self._positions(held_ids)
             holder = np.repeat(np.arange(start, start + len(lengths), dtype=np.int64), lengths)
             keep = (held >= 0) & (held != holder) & ~self.excluded[holder]
+            if (edges + int(keep.sum())) * BYTES_PER_EDGE > budget:
+                self._cut(start, edges)
+                break
             sources.append(holder[keep].astype(kind))
             targets.append(held[keep].astype(kind))
+            edges += len(sources[-1])
         if not sources:
             return np.zeros(0, dtype=kind), np.zeros(0, dtype=kind)
         return np.concatenate(sources), np.concatenate(targets)
+
+    def _unsafe_modules(self) -> IntArray:
+        """Positions of the modules ``gc.get_referents`` must not be called on here."""
+        if not safe.FREE_LIST_TRAVERSAL_BUG:
+            return np.zeros(0, dtype=np.int64)
+        objects = self.objects
+        type_ids = np.fromiter(map(id, map(type, objects)), dtype=np.int64, count=len(objects))
+        modules = np.flatnonzero(type_ids == id(types.ModuleType))
+        return np.array([i for i in modules.tolist() if safe.is_unsafe(objects[i])], dtype=np.int64)
+
+    def _cut(self, start: int, edges: int) -> None:
+        self.complete = False
+        self.cut_reason = (
+            f"the reference index stopped at {start:,} of {len(self.objects):,} heap objects: "
+            f"their {edges:,} references filled its {self.max_bytes >> 20:,} MiB budget, so "
+            "references held by the rest are missing and paths through them are not found"
+        )
 
     @classmethod
     def build(
@@ -130,11 +177,12 @@ class HeapIndex:
         exclude: Callable[[Any], bool] = _never,
         screen: Callable[[type], bool] = _always,
         exclude_ids: frozenset[int] = frozenset(),
+        max_bytes: int = MAX_INDEX_BYTES,
     ) -> HeapIndex:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return cls(gc.get_objects(), exclude, screen, exclude_ids)
+            return cls(gc.get_objects(), exclude, screen, exclude_ids, max_bytes)
         finally:
             if was_enabled:
                 gc.enable()
@@ -151,7 +199,7 @@ class HeapIndex:
         return iter(self.referrer_table[start:end].tolist())
 
     def referents(self, index: int) -> Iterator[int]:
-        held = gc.get_referents(self.objects[index])
+        held = safe.referents(self.objects[index])
         positions = self._positions(np.fromiter(map(id, held), dtype=np.int64, count=len(held)))
         positions = positions[positions >= 0]
         return iter(positions[~self.excluded[positions]].tolist())
