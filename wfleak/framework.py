@@ -1,8 +1,9 @@
 """Recognise LlamaIndex workflow classes, whichever package provides the engine.
 
-llama-index-core 0.12.x has its own engine under ``llama_index.core.workflow``; 0.14.x
-re-exports the one from the separate ``workflows`` package (llama-index-workflows). Both may be
-installed side by side, so every check here accepts the classes of either.
+llama-index-core 0.11 to 0.12 has its own engine under ``llama_index.core.workflow``; 0.13
+and later re-export the one from the separate ``workflows`` package (llama-index-workflows),
+which also runs on its own, without llama-index-core. Both may be installed side by side, so
+every check here accepts the classes of either, and neither is required.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.metadata
+import re
+import sys
 from dataclasses import dataclass
 from functools import cache
 
@@ -61,6 +64,56 @@ def engines() -> tuple[Engine, ...]:
         if engine is not None and all(e.workflow is not engine.workflow for e in found):
             found.append(engine)
     return tuple(found)
+
+
+def missing_engine() -> str | None:
+    """One line saying that no engine is importable here, or None when one is."""
+    if engines():
+        return None
+    return (
+        f"No LlamaIndex workflow engine is installed for {sys.executable}: install "
+        "llama-index-core or llama-index-workflows in this environment "
+        "(pip install 'wfleak[core]' or 'wfleak[workflows]')"
+    )
+
+
+SUPPORTED_RELEASES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    # distribution: (oldest supported, first unsupported), as (major, minor)
+    "llama-index-core": ((0, 11), (0, 15)),
+    "llama-index-workflows": ((1, 0), (3, 0)),
+}
+
+
+def release_tuple(version: str) -> tuple[int, ...]:
+    """The leading numbers of a version string: ``0.12.24.post1`` is (0, 12, 24)."""
+    numbers = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(n) for n in numbers.group().split(".")) if numbers else ()
+
+
+def unsupported_releases(installed: dict[str, str | None] | None = None) -> list[str]:
+    """A warning for each installed engine release outside the supported range."""
+    if installed is None:
+        installed = {name: package_version(name) for name in SUPPORTED_RELEASES}
+    warnings = []
+    for name, (oldest, first_unsupported) in SUPPORTED_RELEASES.items():
+        version = installed.get(name)
+        if version is None:
+            continue
+        release = release_tuple(version)[:2]
+        supported = f"{oldest[0]}.{oldest[1]} to {first_unsupported[0]}.{first_unsupported[1] - 1}"
+        if first_unsupported[1] == 0:
+            supported = f"{oldest[0]}.x to {first_unsupported[0] - 1}.x"
+        if release < oldest:
+            warnings.append(
+                f"{name} {version} is older than wfleak supports ({supported}): its workflow "
+                "classes may not be recognised and findings may be missing; upgrade it"
+            )
+        elif release >= first_unsupported:
+            warnings.append(
+                f"{name} {version} is newer than wfleak was tested with ({supported}): "
+                "findings about framework internals may be missing"
+            )
+    return warnings
 
 
 def workflow_classes() -> tuple[type, ...]:

@@ -13,7 +13,9 @@ tracebacks, to tell where the leaked memory was allocated.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import platform
+import sys
 from dataclasses import dataclass, field, replace
 
 from wfleak import __version__, framework

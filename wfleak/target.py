@@ -122,9 +122,15 @@ def _import_module(module_part: str) -> tuple[ModuleType, str]:
         raise TargetError(f"Syntax error in {where}: {exc.msg}") from None
     except Exception as exc:
         where = _user_frame(exc.__traceback__, module_file)
-        raise TargetError(
-            f"Error while importing {module_name!r} ({where}): {type(exc).__name__}: {exc}"
-        ) from None
+        message = f"Error while importing {module_name!r} ({where}): {type(exc).__name__}: {exc}"
+        if isinstance(exc, ImportError):
+            # Installed on its own (pipx, another venv), wfleak runs an interpreter that does
+            # not have the project's packages.
+            message += (
+                f" (with {sys.executable}; wfleak must be installed in the environment that"
+                " runs the project)"
+            )
+        raise TargetError(message) from None
     except SystemExit as exc:
         raise TargetError(f"Importing {module_name!r} called sys.exit({exc.code!r})") from None
     return module, module_name
@@ -202,6 +208,9 @@ def classify(spec: str, obj: Any, runner: bool) -> TargetKind:
 
 def load_target(spec: str, runner: bool = False) -> Target:
     module_part, attr_part = split_spec(spec)
+    missing = framework.missing_engine()
+    if missing is not None:
+        raise TargetError(missing)
     module, module_name = _import_module(module_part)
     obj = _resolve_attr(module, module_name, attr_part)
     kind = classify(spec, obj, runner)

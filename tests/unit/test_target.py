@@ -81,6 +81,17 @@ def test_import_of_missing_dependency_inside_user_module_is_not_module_missing(m
     message = error_of(f"{path}:W")
     assert message.startswith(f"Error while importing '{name}'")
     assert "ModuleNotFoundError: No module named 'definitely_not_installed_pkg'" in message
+    # Installed apart from the project (pipx), wfleak's interpreter lacks the project's
+    # packages: the line names that interpreter.
+    assert message.endswith(
+        f"(with {sys.executable}; wfleak must be installed in the environment that runs the"
+        " project)"
+    )
+
+
+def test_other_import_errors_do_not_blame_the_interpreter(module) -> None:  # type: ignore[no-untyped-def]
+    path, _ = module("raise ValueError('bad config')\n")
+    assert "wfleak must be installed" not in error_of(f"{path}:W")
 
 
 def test_missing_attribute_suggests_close_names(module) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ def explain(
         }
     )
     index = HeapIndex.build(is_own, screen=may_be_own, exclude_ids=own)
+    notes = [] if index.cut_reason is None else [f"partial explanation: {index.cut_reason}"]
     try:
         findings = explain_leaks(
             index,
@@ -50,4 +51,4 @@ def explain(
         )
     finally:
         index.release()
-    return ExplainResult(findings=findings)
+    return ExplainResult(findings=findings, notes=notes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wfleak import framework
 from wfleak.analysis.explain import CycleSketch, cycle_finding
 from wfleak.analysis.verdict import judge
 from wfleak.model import (
@@ -83,6 +84,14 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         type_growth=measure.type_growth,
         allocation_sites=results.trace.allocation_sites,
         leftovers=measure.leftovers,
-        notes=list(results.explain.notes),
+        notes=[
+            *framework.unsupported_releases(
+                {
+                    "llama-index-core": environment.llama_index_core,
+                    "llama-index-workflows": environment.workflows,
+                }
+            ),
+            *results.explain.notes,
+        ],
         memray=results.memray,
     )
