@@ -192,11 +192,25 @@ class MemrayStack:
 
 @dataclass(frozen=True)
 class MemraySummary:
+    """What the memray recording of the measured runs left allocated at its end.
+
+    One recording cannot leave wfleak's own allocations out, so the bytes are split by the
+    innermost frame that decides: the user's share (``user_bytes``, stacks that reach the
+    user's project or the framework before any frame of wfleak), wfleak's probes
+    (``own_bytes``) and the rest (``other_bytes``: no stack, or only the standard library and
+    other packages). ``top_stacks`` are from the user's share only.
+    """
+
     file: str
     leaked_bytes: int
+    """Every byte still allocated when the recording ended."""
     leaked_allocations: int
     top_stacks: list[MemrayStack] = field(default_factory=list)
     flamegraph_command: str = ""
+    user_bytes: int = 0
+    user_allocations: int = 0
+    own_bytes: int = 0
+    other_bytes: int = 0
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,8 @@ async def _run_phases(instruments: Instruments, provider: WorkflowProvider, run:
         try:
             await measurer.measure(provider)
             run.settle = await settle(instruments)
+            # The recording covers the measured runs and nothing after them.
+            run.memray = recording.finish()
             run.measure = measurer.result()
             if (run.measure.stop is None or settings.keep_going) and _leaking(
                 settings, run.measure
@@ -119,7 +121,8 @@ async def _run_phases(instruments: Instruments, provider: WorkflowProvider, run:
                 with collector_paused():
                     record = await trace_allocations(instruments, provider, run.measure)
         finally:
-            run.memray = recording.finish()
+            if run.memray is None:
+                run.memray = recording.finish()
             tracing.stop()
     run.trace = TraceResult.of(record)
     # The index is built untraced: tracing its millions of small allocations would cost

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from wfleak.model import CheckReport, TargetResult, TargetStatus, Thresholds
+from wfleak.serde import dumps, loads
 
 HAS_DOT = shutil.which("dot") is not None
 
@@ -152,3 +154,62 @@ def test_graph_needs_exactly_one_source(tmp_path: Path) -> None:
     result = run_cli("graph", "-o", str(tmp_path / "x.dot"))
     assert result.code == 2
     assert "give a TARGET to analyse or --from REPORT.json, not both" in result.stderr
+
+
+def test_missing_graphviz_is_found_before_anything_runs(tmp_path: Path) -> None:
+    env_path = os.environ["PATH"]
+    os.environ["PATH"] = str(tmp_path)  # no dot here
+    try:
+        # The target does not even exist: the Graphviz check comes first.
+        result = run_cli("graph", "nowhere/missing.py:W", "-o", str(tmp_path / "x.png"))
+    finally:
+        os.environ["PATH"] = env_path
+    assert result.code == 2
+    assert result.stderr.startswith("wfleak: error: Graphviz's 'dot' program is needed for png")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture(scope="module")
+def saved_check(saved_report: Path) -> Path:
+    """A 'check --json' result holding the saved report as its target 'task', beside a target
+    that could not be analysed."""
+    report = loads(saved_report.read_text())
+    check = CheckReport(
+        environment=report.environment,
+        targets=[
+            TargetResult("broken", "flows:Missing", TargetStatus.NOT_LOADED, Thresholds()),
+            TargetResult("task", report.target, TargetStatus.LEAKING, Thresholds(), report=report),
+        ],
+    )
+    path = saved_report.with_name("check.json")
+    path.write_text(dumps(check))
+    return path
+
+
+def test_graph_from_a_check_result(saved_report: Path, saved_check: Path, tmp_path: Path) -> None:
+    by_name = draw(saved_check, tmp_path / "task.dot", "--target", "task")
+    only_one = draw(saved_check, tmp_path / "only.dot")  # one target has a report
+    assert by_name == only_one == draw(saved_report, tmp_path / "run.dot")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--target", "nope"], "target 'nope' is not in it: {check} has reports for task"),
+        (["--target", "broken"], "target 'broken' was not analysed: {check} has reports for task"),
+    ],
+)
+def test_graph_from_a_check_result_names_its_targets(
+    saved_check: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    result = run_cli("graph", "--from", str(saved_check), "-o", str(tmp_path / "x.dot"), *extra)
+    assert result.code == 2
+    assert result.stderr.strip() == "wfleak: error: " + message.format(check=saved_check)
+
+
+def test_target_needs_a_check_result(saved_report: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "graph", "--from", str(saved_report), "-o", str(tmp_path / "x.dot"), "--target", "task"
+    )
+    assert result.code == 2
+    assert "--target picks a target of a 'check' result" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +16,10 @@ from wfleak.files import read_text
 from wfleak.model import Report
 from wfleak.options import DiagramFormat
 from wfleak.report import diagram as diagram_model
-from wfleak.report.dot import render_dot, render_with_graphviz
+from wfleak.report.dot import GRAPHVIZ_MISSING, render_dot, render_with_graphviz
 from wfleak.report.html import render_html
 from wfleak.report.mermaid import render_mermaid
-from wfleak.serde import loads
+from wfleak.serde import loads_result
 
 EXIT_CODES = (
     "Exit codes: 0 diagram written; 2 usage error, unreadable --from report, or Graphviz "
@@ -61,8 +62,33 @@ def render(report: Report, fmt: DiagramFormat, drawn: diagram_model.Diagram) -> 
     return render_with_graphviz(source, fmt.value)
 
 
-def load_report(path: Path) -> Report:
-    return loads(read_text(path, "a wfleak report"), str(path))
+def load_report(path: Path, target: str | None = None) -> Report:
+    """A saved 'run' report, or one target's report from a saved 'check' result."""
+    result = loads_result(read_text(path, "a wfleak report"), str(path))
+    if isinstance(result, Report):
+        if target is not None:
+            raise UsageError(
+                f"--target picks a target of a 'check' result; {path} is a 'run' report"
+            )
+        return result
+    drawable = {t.name: t.report for t in result.targets if t.report is not None}
+    names = ", ".join(drawable) or "none"
+    if target is None:
+        if len(drawable) == 1:
+            return next(iter(drawable.values()))
+        raise UsageError(
+            f"{path} is a 'check' result with {len(drawable)} analysed targets: "
+            f"pick one with --target NAME ({names})"
+        )
+    if target not in drawable:
+        known = [t.name for t in result.targets]
+        why = "was not analysed" if target in known else "is not in it"
+        raise UsageError(f"target {target!r} {why}: {path} has reports for {names}")
+    return drawable[target]
+
+
+def needs_graphviz(fmt: DiagramFormat) -> bool:
+    return fmt in (DiagramFormat.SVG, DiagramFormat.PNG)
 
 
 GraphTarget = Annotated[
@@ -90,9 +116,15 @@ def graph(target: str | None, given: Given) -> None:
     chosen = choose_format(output, given[options.FORMAT])
     if (target is None) == (from_report is None):
         raise UsageError("give a TARGET to analyse or --from REPORT.json, not both")
+    check_target = given[options.CHECK_TARGET]
+    if check_target is not None and from_report is None:
+        raise UsageError("--target NAME picks a target of a 'check' result: give --from too")
+    # Before anything runs: an analysis whose diagram cannot be rendered is wasted.
+    if needs_graphviz(chosen) and shutil.which("dot") is None:
+        raise UsageError(GRAPHVIZ_MISSING.format(fmt=chosen.value))
     common.check_writable(output, "--output")
     if from_report is not None:
-        report = load_report(from_report)
+        report = load_report(from_report, check_target)
     else:
         assert target is not None
         settings = common.build_settings(target, given, "graph")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from wfleak import options
 from wfleak.commands import common
 from wfleak.commands.signature import Given, command
+from wfleak.errors import UsageError
 
 EXIT_CODES = (
     "Exit codes: 0 analysis done (whatever it found); 2 usage or target error; "
@@ -32,6 +35,10 @@ def run(target: str, given: Given) -> None:
         common.check_writable(json_path, "--json")
     if memray_file is not None:
         common.check_writable(memray_file, "--memray")
+        if os.path.exists(memray_file) and not given[options.FORCE]:
+            raise UsageError(
+                f"--memray: {memray_file} exists; give --force to overwrite it or another FILE"
+            )
     report = common.analyze_with_progress(settings, given[options.MAX_TIME])
     # With the JSON on stdout, the human report moves to stderr.
     terminal.render(report, common.console(stderr=json_path == "-"))

@@ -307,6 +307,15 @@ MEMRAY: Option[str | None] = declare(
         to_setting=lambda value: os.path.abspath(value) if value else None,
     )
 )
+FORCE = declare(
+    Option(
+        "force",
+        Flag(),
+        False,
+        "Overwrite the --memray file if it exists.",
+        commands=frozenset({"run"}),
+    )
+)
 TRACE_FRAMES = declare(
     Option(
         "trace_frames",
@@ -464,10 +473,21 @@ FROM_REPORT: Option[Any] = declare(
         "from_report",
         InputPath(),
         None,
-        "Draw a saved 'run --json' report instead of running an analysis.",
+        "Draw a saved report ('run --json' or 'check --json') instead of running an analysis.",
         commands=frozenset({"graph"}),
         flag_name="--from",
         metavar="REPORT.json",
+    )
+)
+CHECK_TARGET: Option[str | None] = declare(
+    Option(
+        "check_target",
+        Text(),
+        None,
+        "With --from a 'check --json' result: the configured target to draw, by name.",
+        commands=frozenset({"graph"}),
+        flag_name="--target",
+        metavar="NAME",
     )
 )
 FINDING: Option[str | None] = declare(

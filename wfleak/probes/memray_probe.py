@@ -13,6 +13,10 @@ from wfleak.probes.memory import display_path, is_own_file, is_user_file
 
 TOP_STACKS = 8
 STACK_DEPTH = 12
+OWNER_DEPTH = 64
+"""Frames read to find whose an allocation is; a step's stack is rarely deeper."""
+FRAMEWORK_PATHS = ("workflows/", "llama_index/")
+"""Where the framework's files live, relative to their import root."""
 
 
 def _frame(entry: tuple[str, str, int]) -> Frame:
@@ -50,20 +54,40 @@ class MemrayRecording:
         return summarise(self.path)
 
 
+def _framework_file(filename: str) -> bool:
+    return display_path(filename).startswith(FRAMEWORK_PATHS)
+
+
+def _owner(stack: list[tuple[str, str, int]]) -> str:
+    """Whose allocation this is: the innermost frame in wfleak, the user's project or the
+    framework decides; a stack with none of them (or no stack) is no one's in particular."""
+    for _, filename, _ in stack:
+        if is_own_file(filename):
+            return "own"
+        if is_user_file(filename) or _framework_file(filename):
+            return "user"
+    return "other"
+
+
 def summarise(path: str) -> MemraySummary:
-    """Group the allocations still alive at the end of recording by their first user frame."""
+    """Split what was still allocated at the end of recording by owner, and group the user's
+    share by its first user frame."""
     import memray
 
     reader = memray.FileReader(path)
     grouped: dict[tuple[str, int], list[Any]] = defaultdict(lambda: [0, 0, None])
-    total_size = total_count = 0
+    bytes_by_owner = {"user": 0, "own": 0, "other": 0}
+    total_size = total_count = user_count = 0
     for record in reader.get_leaked_allocation_records(merge_threads=True):
-        stack = record.stack_trace(max_stacks=STACK_DEPTH)
-        if not stack or is_own_file(stack[0][1]):
-            continue
         total_size += record.size
         total_count += record.n_allocations
-        frames = [_frame(entry) for entry in stack]
+        stack = record.stack_trace(max_stacks=OWNER_DEPTH)
+        owner = _owner(stack)
+        bytes_by_owner[owner] += record.size
+        if owner != "user":
+            continue
+        user_count += record.n_allocations
+        frames = [_frame(entry) for entry in stack[:STACK_DEPTH]]
         anchor = next((f for f in frames if f.user), frames[0])
         slot = grouped[(anchor.filename, anchor.lineno)]
         slot[0] += record.size
@@ -81,4 +105,8 @@ def summarise(path: str) -> MemraySummary:
         leaked_allocations=total_count,
         top_stacks=stacks[:TOP_STACKS],
         flamegraph_command=f"memray flamegraph --leaks {quoted}",
+        user_bytes=bytes_by_owner["user"],
+        user_allocations=user_count,
+        own_bytes=bytes_by_owner["own"],
+        other_bytes=bytes_by_owner["other"],
     )

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wfleak.analysis.verdict import format_bytes, format_growth
-from wfleak.model import Finding, FindingKind, Origin, Report, Trend, Verdict
+from wfleak.model import Finding, FindingKind, MemraySummary, Origin, Report, Trend, Verdict
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
@@ -208,13 +208,24 @@ def _next_steps(report: Report) -> list[str]:
     return steps
 
 
+def memray_title(summary: MemraySummary) -> str:
+    """The user's share first, and that it is a share: the recording holds wfleak's own
+    allocations too."""
+    return (
+        f"memray: {format_bytes(summary.user_bytes)} in {summary.user_allocations} allocations "
+        "through your project and the framework still alive at the end of the measured runs "
+        f"(the user's share of {format_bytes(summary.leaked_bytes)} recorded; wfleak's probes "
+        f"{format_bytes(summary.own_bytes)}, no stack or other code "
+        f"{format_bytes(summary.other_bytes)})"
+    )
+
+
 def _memray(report: Report) -> Table | None:
     summary = report.memray
     if summary is None:
         return None
     table = Table(
-        title=f"memray: {format_bytes(summary.leaked_bytes)} in {summary.leaked_allocations} "
-        "allocations still alive at the end of the measured runs",
+        title=memray_title(summary),
         title_justify="left",
         box=None,
     )
