@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
@@ -12,6 +13,7 @@ import pytest
 
 from tests.conftest import run_cli
 from wfleak.model import CheckReport, TargetResult, TargetStatus, Thresholds
+from wfleak.report.html import inline_markdown
 from wfleak.serde import dumps, loads
 
 HAS_DOT = shutil.which("dot") is not None
@@ -81,6 +83,24 @@ def test_html_is_one_offline_page(saved_report: Path, tmp_path: Path) -> None:
     assert "<script" not in text and "http://" not in text.replace("http://www.w3.org", "")
     assert text.count("<svg") >= 2  # the diagram and the memory plot
     assert "WFL003" in text and "Fix:" in text
+    # The plot has both axes named, with units, and tick labels in bytes and run numbers.
+    plot = text[text.index('aria-label="Memory retained after GC per measured run"') :]
+    plot = plot[: plot.index("</svg>")]
+    assert "retained after GC (bytes)" in plot
+    assert "measured run (runs 1 to 8)" in plot
+    ticks = re.findall(r'text-anchor="end">([^<]+)</text>', plot)
+    assert len(ticks) >= 2 and all(re.fullmatch(r"-?[\d.,]+ (B|KiB|MiB|GiB)", t) for t in ticks)
+    # Colours explained; the fixes' code shown as code, not as backticks.
+    assert '<ul class="legend">' in text and "the leaked object" in text
+    assert "`" not in text.split("<h2>Findings</h2>", 1)[1]
+
+
+def test_html_shows_quoted_code_as_code() -> None:
+    assert inline_markdown("Remove or bound `HISTORY.append(ctx)` at x.py:3") == (
+        "Remove or bound <code>HISTORY.append(ctx)</code> at x.py:3"
+    )
+    # Only inline code: text from the program stays text.
+    assert inline_markdown("`<script>` & *x*") == "<code>&lt;script&gt;</code> &amp; *x*"
 
 
 def test_missing_graphviz_is_one_line_and_exit_2(saved_report: Path, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ explanation and fix. No script and no external resource, so it opens offline."""
 
 from __future__ import annotations
 
+import math
+import re
 from html import escape
 
 from wfleak.analysis.verdict import format_bytes
@@ -72,27 +74,101 @@ def _cluster_svg(cluster: Cluster) -> str:
     return "".join(parts)
 
 
+PLOT_W, PLOT_H = 680, 240
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 78, 16, 14, 44
+TICKS = 4
+_LEGEND = {
+    "root": "root (module global, class, event loop, shared workflow)",
+    "app": "your application's objects",
+    "user": "your application's objects",
+    "library": "library and standard-library objects",
+    "framework": "framework objects",
+    "unknown": "objects of unknown owner",
+    "leaked": "the leaked object",
+}
+
+
+def _nice_step(span: float) -> float:
+    """A round tick step (1, 2 or 5 times a power of ten) giving about ``TICKS`` intervals."""
+    raw = max(span / TICKS, 1e-9)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw))
+
+
 def _memory_plot(report: Report) -> str:
+    """Retained bytes after each measured run, with labelled axes and units."""
     values = [r.traced_bytes for r in report.runs]
     if len(values) < 2:
         return "<p>Not enough measured runs for a plot.</p>"
-    width, height, pad = 640, 180, 36
-    low, high = min(values), max(values)
-    span = (high - low) or 1
-    points = " ".join(
-        f"{pad + k * (width - 2 * pad) / (len(values) - 1):.1f},"
-        f"{height - pad - (v - low) * (height - 2 * pad) / span:.1f}"
-        for k, v in enumerate(values)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        'font-family="Helvetica, Arial, sans-serif" font-size="11">'
-        f'<polyline points="{points}" fill="none" stroke="#1f4e99" stroke-width="2"/>'
-        f'<text x="4" y="{pad - 10}">{escape(format_bytes(high))}</text>'
-        f'<text x="4" y="{height - 8}">{escape(format_bytes(low))}</text>'
-        f'<text x="{width - 150}" y="{height - 8}">measured run {len(values)}</text>'
-        "</svg>"
-    )
+    inner_w = PLOT_W - PLOT_LEFT - PLOT_RIGHT
+    inner_h = PLOT_H - PLOT_TOP - PLOT_BOTTOM
+    step = _nice_step(max(values) - min(values) or max(abs(max(values)), 1))
+    low = math.floor(min(values) / step) * step
+    high = max(math.ceil(max(values) / step) * step, low + step)
+    first_run = report.runs[0].index
+    last_run = report.runs[-1].index
+
+    def x(k: int) -> float:
+        return PLOT_LEFT + k * inner_w / (len(values) - 1)
+
+    def y(value: float) -> float:
+        return PLOT_TOP + inner_h - (value - low) * inner_h / (high - low)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{PLOT_W}" height="{PLOT_H}" '
+        f'viewBox="0 0 {PLOT_W} {PLOT_H}" font-family="Helvetica, Arial, sans-serif" '
+        'font-size="11" role="img" aria-label="Memory retained after GC per measured run">',
+    ]
+    tick = low
+    while tick <= high + step / 2:
+        ty = y(tick)
+        parts.append(
+            f'<line x1="{PLOT_LEFT}" y1="{ty:.1f}" x2="{PLOT_W - PLOT_RIGHT}" y2="{ty:.1f}" '
+            'stroke="#e4e4e4"/>'
+            f'<text x="{PLOT_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">'
+            f"{escape(format_bytes(int(tick)))}</text>"
+        )
+        tick += step
+    run_ticks = sorted({0, len(values) // 2, len(values) - 1})
+    for k in run_ticks:
+        parts.append(
+            f'<line x1="{x(k):.1f}" y1="{PLOT_TOP + inner_h}" x2="{x(k):.1f}" '
+            f'y2="{PLOT_TOP + inner_h + 5}" stroke="#444"/>'
+            f'<text x="{x(k):.1f}" y="{PLOT_TOP + inner_h + 17}" text-anchor="middle">'
+            f"{report.runs[k].index}</text>"
+        )
+    points = " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in enumerate(values))
+    parts += [
+        f'<line x1="{PLOT_LEFT}" y1="{PLOT_TOP}" x2="{PLOT_LEFT}" y2="{PLOT_TOP + inner_h}" '
+        'stroke="#444"/>',
+        f'<line x1="{PLOT_LEFT}" y1="{PLOT_TOP + inner_h}" x2="{PLOT_W - PLOT_RIGHT}" '
+        f'y2="{PLOT_TOP + inner_h}" stroke="#444"/>',
+        f'<polyline points="{points}" fill="none" stroke="#1f4e99" stroke-width="2"/>',
+        f'<text x="{PLOT_LEFT + inner_w / 2}" y="{PLOT_H - 6}" text-anchor="middle">'
+        f"measured run (runs {first_run} to {last_run})</text>",
+        f'<text x="14" y="{PLOT_TOP + inner_h / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {PLOT_TOP + inner_h / 2})">retained after GC (bytes)</text>',
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
+def _legend(diagram: Diagram) -> str:
+    """What each colour means, for the kinds of node the diagram draws."""
+    kinds = {node.kind for cluster in diagram.clusters for node in cluster.nodes}
+    items = [
+        f'<li><span class="swatch" style="background:{_FILL[kind][0]};'
+        f'border-color:{_FILL[kind][1]}"></span>{escape(label)}</li>'
+        for kind, label in _LEGEND.items()
+        if kind in kinds and kind in _FILL
+    ]
+    return f'<ul class="legend">{"".join(items)}</ul>' if items else ""
+
+
+def inline_markdown(text: str) -> str:
+    """Escaped text with Markdown's inline code (the fixes quote code in backticks) as
+    ``<code>``; nothing else of Markdown, so no markup from the user's program gets through."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escape(text))
 
 
 def render_html(report: Report, diagram: Diagram) -> str:
@@ -102,19 +178,25 @@ def render_html(report: Report, diagram: Diagram) -> str:
         findings.append(
             f"<section><h3>#{number} {escape(finding.kind.value.upper())} "
             f"{escape(finding.pattern_id or '')} {escape(finding.title)}</h3>"
-            f"<p>{escape(finding.summary)}</p><p>{escape(finding.explanation)}</p>"
-            f"<p><b>Fix:</b> {escape(finding.fix)}</p>{example}</section>"
+            f"<p>{inline_markdown(finding.summary)}</p>"
+            f"<p>{inline_markdown(finding.explanation)}</p>"
+            f"<p><b>Fix:</b> {inline_markdown(finding.fix)}</p>{example}</section>"
         )
     clusters = "".join(
-        f"<figure><figcaption>{escape(c.title)}</figcaption>{_cluster_svg(c)}</figure>"
+        f"<figure><figcaption>{inline_markdown(c.title)}</figcaption>{_cluster_svg(c)}</figure>"
         for c in diagram.clusters
     )
+    clusters = _legend(diagram) + clusters if clusters else clusters
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(diagram.title)}</title><style>"
         "body{font-family:Helvetica,Arial,sans-serif;margin:2em;max-width:70em}"
         "figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:.5em}"
         "pre{background:#f6f6f6;padding:.6em}section{border-top:1px solid #ddd}"
+        "code{background:#f3f3f3;padding:0 .2em;border-radius:3px}"
+        ".legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1.2em}"
+        ".swatch{display:inline-block;width:1em;height:1em;border:1px solid;"
+        "border-radius:3px;margin-right:.4em;vertical-align:-.15em}"
         f"</style></head><body><h1>{escape(diagram.title)}</h1>"
         f"<h2>Memory retained after GC, per measured run</h2>{_memory_plot(report)}"
         f"<h2>What holds the memory</h2>{clusters or '<p>No finding to draw.</p>'}"
