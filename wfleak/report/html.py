@@ -7,7 +7,6 @@ import math
 import re
 from html import escape
 
-from wfleak.analysis.verdict import format_bytes
 from wfleak.model import Report
 from wfleak.report.diagram import Cluster, Diagram
 
@@ -95,6 +94,21 @@ def _nice_step(span: float) -> float:
     return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw))
 
 
+_UNITS = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B"))
+
+
+def _axis_unit(span: float) -> tuple[int, str]:
+    """The largest binary unit that the values' span still counts in whole ones."""
+    return next(((size, name) for size, name in _UNITS if span >= size), (1, "B"))
+
+
+def _tick_label(value: float, step: float, unit: tuple[int, str]) -> str:
+    """A tick in the axis' unit, with as many decimals as the step needs."""
+    size, name = unit
+    decimals = max(0, -math.floor(math.log10(step / size))) if size > 1 else 0
+    return f"{value / size:,.{decimals}f} {name}"
+
+
 def _memory_plot(report: Report) -> str:
     """Retained bytes after each measured run, with labelled axes and units."""
     values = [r.traced_bytes for r in report.runs]
@@ -102,7 +116,10 @@ def _memory_plot(report: Report) -> str:
         return "<p>Not enough measured runs for a plot.</p>"
     inner_w = PLOT_W - PLOT_LEFT - PLOT_RIGHT
     inner_h = PLOT_H - PLOT_TOP - PLOT_BOTTOM
-    step = _nice_step(max(values) - min(values) or max(abs(max(values)), 1))
+    span = max(values) - min(values) or max(abs(max(values)), 1)
+    unit = _axis_unit(span)
+    # Round steps in the axis' unit: 10, 20, 50 KiB rather than 48.8 KiB.
+    step = _nice_step(span / unit[0]) * unit[0]
     low = math.floor(min(values) / step) * step
     high = max(math.ceil(max(values) / step) * step, low + step)
     first_run = report.runs[0].index
@@ -126,7 +143,7 @@ def _memory_plot(report: Report) -> str:
             f'<line x1="{PLOT_LEFT}" y1="{ty:.1f}" x2="{PLOT_W - PLOT_RIGHT}" y2="{ty:.1f}" '
             'stroke="#e4e4e4"/>'
             f'<text x="{PLOT_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">'
-            f"{escape(format_bytes(int(tick)))}</text>"
+            f"{escape(_tick_label(tick, step, unit))}</text>"
         )
         tick += step
     run_ticks = sorted({0, len(values) // 2, len(values) - 1})
