@@ -7,13 +7,14 @@ ratios, so the numbers compare across machines only as ratios.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
-from bench import bigheap, detection, judging, overhead, scaling
+from bench import bigheap, detection, judging, overhead, parallel_check, scaling
 from bench.common import machine, table
 
-ALL = ("overhead", "bigheap", "scaling", "detection", "judging")
+ALL = ("overhead", "bigheap", "scaling", "detection", "judging", "parallel")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if "judging" in chosen:
         sizes = [1_000, 100_000] if quick else [1_000, 2_000, 10_000, 100_000]
         print(judging.measure(sizes, pairwise_up_to=1_000 if quick else 2_000), flush=True)
+    if "parallel" in chosen:
+        print(parallel_check.measure(len(os.sched_getaffinity(0))), flush=True)
     print(f"Total: {time.perf_counter() - started:.0f} s")
     return 0
 

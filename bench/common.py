@@ -56,14 +56,17 @@ def env(**extra: str) -> dict[str, str]:
     return variables
 
 
-def run(command: Sequence[str], **extra_env: str) -> tuple[float, str]:
-    """Wall time of one command (from process start to exit) and its stdout."""
+def run(
+    command: Sequence[str], ok_codes: Sequence[int] = (0,), **extra_env: str
+) -> tuple[float, str]:
+    """Wall time of one command (from process start to exit) and its stdout; an exit code
+    outside ``ok_codes`` is an error."""
     started = time.perf_counter()
     done = subprocess.run(
         list(command), cwd=ROOT, env=env(**extra_env), capture_output=True, text=True
     )
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
+    if done.returncode not in ok_codes:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     return elapsed, done.stdout
 
