@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 SCHEMA_VERSION = 1
+AUTO_ITERATIONS = "auto"
 
 
 class Verdict(StrEnum):
@@ -76,7 +77,8 @@ class Environment:
 @dataclass(frozen=True)
 class Settings:
     target: str
-    iterations: int
+    iterations: int | str
+    """Measured runs, or ``"auto"``: as many as the evidence needs, at most max_iterations."""
     warmup: int
     workflow_mode: WorkflowMode = WorkflowMode.SHARED
     context_mode: ContextMode = ContextMode.AUTO
@@ -92,6 +94,17 @@ class Settings:
     cycle_bytes_threshold: int = 65536
     """Bytes per run left to the cyclic GC that count as a CYCLE finding without framework
     objects in the cycles (with framework objects in them, any amount counts)."""
+    max_iterations: int = 200
+    """With ``iterations = "auto"``, the most measured runs."""
+
+    @property
+    def auto_iterations(self) -> bool:
+        return self.iterations == AUTO_ITERATIONS
+
+    @property
+    def most_iterations(self) -> int:
+        """The measured runs planned (fixed), or the cap (auto)."""
+        return self.max_iterations if isinstance(self.iterations, str) else self.iterations
 
 
 @dataclass(frozen=True)
@@ -283,6 +296,10 @@ class Report:
     leftovers: list[Leftover] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     memray: MemraySummary | None = None
+    runs_used: int = 0
+    """Measured runs the verdict rests on (with ``iterations = "auto"``, where it stopped)."""
+    decision: str | None = None
+    """With ``iterations = "auto"``: why measuring stopped before the cap, if it did."""
 
 
 class FailOn(StrEnum):

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field, replace
 
 from wfleak import __version__, framework
+from wfleak.analysis.trend import MIN_POINTS
 from wfleak.analysis.verdict import judge
 from wfleak.driver import WorkflowProvider
 from wfleak.errors import UsageError
@@ -57,8 +58,15 @@ def environment() -> Environment:
 
 
 def validate_settings(settings: Settings) -> None:
-    if settings.iterations < 1:
+    if isinstance(settings.iterations, str):
+        if not settings.auto_iterations:
+            raise UsageError(f"--iterations must be a number or 'auto' (got {settings.iterations})")
+    elif settings.iterations < 1:
         raise UsageError(f"--iterations must be at least 1 (got {settings.iterations})")
+    if settings.max_iterations < MIN_POINTS:
+        raise UsageError(
+            f"--max-iterations must be at least {MIN_POINTS} (got {settings.max_iterations})"
+        )
     if settings.warmup < 0:
         raise UsageError(f"--warmup must be 0 or more (got {settings.warmup})")
     if settings.timeout is not None and settings.timeout <= 0:

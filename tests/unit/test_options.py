@@ -57,7 +57,7 @@ def load(tmp_path: Path, text: str) -> Any:
     ("key", "toml", "python", "expected"),
     [
         ("warmup", "-1", -1, "expected an integer ≥ 0, got integer -1"),
-        ("iterations", "true", True, "expected an integer ≥ 1, got boolean True"),
+        ("iterations", "true", True, "expected an integer ≥ 1 or 'auto', got boolean True"),
         ("timeout", "nan", math.nan, "expected a finite number > 0, got number nan"),
         ("timeout", "inf", math.inf, "expected a finite number > 0, got number inf"),
         ("timeout", "'5'", "5", "expected a number > 0, got string '5'"),

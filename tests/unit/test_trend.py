@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from wfleak.analysis.trend import (
     EXACT_SLOPE_LIMIT,
     MIN_POINTS,
+    SHORT_SERIES,
     SLOPE_RANK_TOLERANCE,
+    _numpy_theil_sen,
+    _rank_pair_signs,
+    _ranks,
     mann_kendall_p,
     pair_signs,
     theil_sen,
@@ -106,6 +111,21 @@ def test_fast_tests_equal_the_pairwise_definitions(values: list[float]) -> None:
     rises, falls = pair_signs(values)
     assert rises - falls == s
     assert theil_sen(values) == median
+    # The numpy path, which takes over past SHORT_SERIES points, on the same series.
+    if len(values) >= 2:
+        series = np.asarray(values, dtype=np.float64)
+        numpy_rises, numpy_falls = _rank_pair_signs(_ranks(series)[0])
+        assert numpy_rises - numpy_falls == s
+        assert _numpy_theil_sen(series, EXACT_SLOPE_LIMIT) == median
+
+
+def test_long_series_take_the_numpy_path_with_the_same_p_value() -> None:
+    rng = random.Random(9)
+    values = [float(rng.randint(0, 40)) + 0.01 * i for i in range(SHORT_SERIES + 60)]
+    _, s = _pairwise_reference(values)
+    rises, falls = pair_signs(values)
+    assert rises - falls == s
+    assert theil_sen(values) == _pairwise_reference(values)[0]
 
 
 def _rank_of_slope(values: list[float], slope: float) -> tuple[float, float]:

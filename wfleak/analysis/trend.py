@@ -6,9 +6,10 @@ growing only when the rise is significant, the slope reaches the threshold, and 
 still rises at half the threshold or more, so a cache that fills and then stays flat is not a
 leak.
 
-Both run in numpy in O(n log n) time and O(n) memory, so a hundred thousand measured runs are
-judged in well under a second: the Mann-Kendall statistic counts concordant and discordant
-pairs bit by bit of the values' ranks (no pair is ever listed), and above ``EXACT_SLOPE_LIMIT``
+Past ``SHORT_SERIES`` points both run in numpy in O(n log n) time and O(n) memory, so a
+hundred thousand measured runs are judged in well under a second: the Mann-Kendall statistic
+counts concordant and discordant pairs bit by bit of the values' ranks (no pair is ever
+listed), and above ``EXACT_SLOPE_LIMIT``
 points the Theil-Sen slope is the median of ``SAMPLED_PAIRS`` pairwise slopes drawn with a fixed
 seed. That sample's median lies between the ``0.5 - SLOPE_RANK_TOLERANCE`` and
 ``0.5 + SLOPE_RANK_TOLERANCE`` quantiles of all pairwise slopes (the tolerance is more than four
@@ -18,7 +19,9 @@ standard errors of a sample median; the result is reproducible run to run).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from statistics import median
 from typing import TYPE_CHECKING
 
 from wfleak.model import Trend
@@ -40,6 +43,28 @@ SLOPE_RANK_TOLERANCE = 0.005
 median (a sample median of SAMPLED_PAIRS has a standard error of 0.5/sqrt(SAMPLED_PAIRS),
 about 0.001)."""
 _SEED = 0x5EED
+SHORT_SERIES = 256
+"""Longest series judged in plain Python, pair by pair (at most 32 640 pairs, a few
+milliseconds). Besides being quicker than numpy's set-up at this size, it leaves nothing
+behind: numpy keeps freed small blocks for reuse, so judging between measured runs (with
+``iterations = "auto"``) in numpy would itself look like a little growth in every look."""
+
+
+def _short_theil_sen(values: Sequence[float]) -> float:
+    n = len(values)
+    if n < 2:
+        return 0.0
+    return median((values[j] - values[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
+
+
+def _short_pair_signs(values: Sequence[float]) -> tuple[int, int]:
+    rises = falls = 0
+    for i in range(len(values) - 1):
+        earlier = values[i]
+        for later in values[i + 1 :]:
+            rises += later > earlier
+            falls += later < earlier
+    return rises, falls
 
 
 def _array(values: Sequence[float] | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -53,9 +78,14 @@ def theil_sen(
 ) -> float:
     """Median slope between every two runs (or a fixed-seed sample of them past
     ``exact_limit`` points; see the module docstring for its tolerance)."""
+    if len(values) <= SHORT_SERIES:
+        return _short_theil_sen([float(v) for v in values])
+    return _numpy_theil_sen(_array(values), exact_limit)
+
+
+def _numpy_theil_sen(y: npt.NDArray[np.float64], exact_limit: int) -> float:
     import numpy as np
 
-    y = _array(values)
     n = len(y)
     if n < 2:
         return 0.0
@@ -85,6 +115,8 @@ def _ranks(y: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], npt.NDArr
 
 def pair_signs(values: Sequence[float] | npt.NDArray[np.float64]) -> tuple[int, int]:
     """How many pairs of runs (earlier, later) rise and how many fall; ties count in neither."""
+    if len(values) <= SHORT_SERIES:
+        return _short_pair_signs([float(v) for v in values])
     y = _array(values)
     if len(y) < 2:
         return 0, 0
@@ -138,14 +170,19 @@ def _rank_pair_signs(ranks: npt.NDArray[np.int64]) -> tuple[int, int]:
 
 def mann_kendall_p(values: Sequence[float] | npt.NDArray[np.float64]) -> float:
     """One-sided p-value of an increasing trend, with the tie correction."""
-    y = _array(values)
-    n = len(y)
+    n = len(values)
     if n < 3:
         return 1.0
-    ranks, ties = _ranks(y)
-    rises, falls = _rank_pair_signs(ranks)
+    if n <= SHORT_SERIES:
+        short = [float(v) for v in values]
+        rises, falls = _short_pair_signs(short)
+        ties = list(Counter(short).values())
+        tie_term = sum(t * (t - 1) * (2 * t + 5) for t in ties)
+    else:
+        ranks, tie_counts = _ranks(_array(values))
+        rises, falls = _rank_pair_signs(ranks)
+        tie_term = int((tie_counts * (tie_counts - 1) * (2 * tie_counts + 5)).sum())
     s = rises - falls
-    tie_term = int((ties * (ties - 1) * (2 * ties + 5)).sum())
     variance = (n * (n - 1) * (2 * n + 5) - tie_term) / 18
     if variance <= 0 or s <= 0:
         return 1.0
@@ -154,7 +191,7 @@ def mann_kendall_p(values: Sequence[float] | npt.NDArray[np.float64]) -> float:
 
 
 def trend(metric: str, unit: str, values: Sequence[float], threshold: float) -> Trend:
-    series = _array(values)
+    series = list(values) if len(values) <= SHORT_SERIES else _array(values)
     slope = theil_sen(series)
     tail_slope = theil_sen(series[len(series) // 2 :])
     p_value = mann_kendall_p(series)

@@ -57,8 +57,7 @@ def watch(
             return _current
         if importlib.util.find_spec("prometheus_client") is None:
             raise UsageError(
-                "watch() exports its metrics with prometheus-client: "
-                "pip install 'wfleak[watch]'"
+                "watch() exports its metrics with prometheus-client: pip install 'wfleak[watch]'"
             )
         from wfleak.live.watcher import Watcher
 

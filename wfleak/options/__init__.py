@@ -155,15 +155,29 @@ class DiagramFormat(StrEnum):
 ITERATIONS = declare(
     Option(
         "iterations",
-        Count(1),
+        CountOrAuto(1),
         50,
-        "Measured runs.",
+        "Measured runs, or 'auto': stop as soon as the evidence decides (at most "
+        "--max-iterations).",
         commands=ANALYSIS,
         config=True,
         setting="iterations",
         fixture=True,
         pytest_option=True,
         short="-n",
+        metavar="N",
+    )
+)
+MAX_ITERATIONS = declare(
+    Option(
+        "max_iterations",
+        Count(6),
+        200,
+        "With --iterations auto, the most measured runs.",
+        commands=ANALYSIS,
+        config=True,
+        setting="max_iterations",
+        fixture=True,
         metavar="N",
     )
 )

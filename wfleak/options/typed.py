@@ -16,7 +16,8 @@ from wfleak.model import AllowRule, ContextMode, FailOn, WorkflowMode
 class SettingsOptions(TypedDict, total=False):
     """Keyword arguments of :func:`wfleak.api.make_settings`."""
 
-    iterations: int
+    iterations: int | str
+    max_iterations: int
     warmup: int
     workflow: WorkflowMode | str
     context: ContextMode | str

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from wfleak.analysis.explain import CycleSketch
+from wfleak.analysis.stopping import Decision, decide, looks, warm_up_decisions
 from wfleak.driver import RunOutcome, WorkflowProvider
 from wfleak.model import Leftover, RunSample, StopReason, TypeGrowth
 from wfleak.phases.instruments import (
@@ -29,6 +30,7 @@ from wfleak.probes import leftovers as leftover_probe
 from wfleak.probes import memory
 from wfleak.probes.cycles import collect_cycle_garbage
 from wfleak.probes.process import rss_bytes
+from wfleak.serde import from_jsonable, to_jsonable
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class MeasureResult:
     """GC-tracked types that grew from the first measured run to the last."""
     leftovers: list[Leftover] = field(default_factory=list)
     cycle_sketch: CycleSketch | None = None
+    decision: Decision | None = None
+    """With ``iterations = "auto"``: the evidence that stopped measuring before the cap."""
 
 
 class Measurer:
@@ -57,6 +61,7 @@ class Measurer:
         self.last_types: Counter[str] = Counter()
         self.retained_by_type: dict[str, int] = {}
         self.leftovers: list[Leftover] = []
+        self.decision: Decision | None = None
         instruments.own_counters.append(self.first_types)
 
     async def _measure_one(
@@ -106,9 +111,24 @@ class Measurer:
             cancelled_timers=cancelled_timers,
         ), outcome
 
+    def _decided(self, index: int, looks: tuple[int, ...]) -> bool:
+        """With ``iterations = "auto"``, at a planned look: is the evidence decisive?"""
+        if index not in looks[:-1]:
+            return False
+        # Judged in plain Python up to a few hundred runs (see trend.SHORT_SERIES): what it
+        # allocates is freed before the next run, and nothing of it stays.
+        self.decision = decide(self.samples.read(), self.instruments.settings)
+        return self.decision is not None
+
     async def measure(self, provider: WorkflowProvider) -> None:
         tools = self.instruments
-        total = tools.settings.iterations
+        settings = tools.settings
+        total = settings.most_iterations
+        planned = looks(total) if settings.auto_iterations else ()
+        if planned:
+            # The first look would otherwise fill lazy caches (the samples' type hints).
+            warm_up_decisions(settings)
+            from_jsonable(RunSample, to_jsonable(RunSample(index=0, ok=True, duration_s=0.0)))
         tools.observer(Progress("measure", 0, total))
         with collector_paused():
             for index in range(1, total + 1):
@@ -120,9 +140,11 @@ class Measurer:
                 del sample
                 if not outcome.ok:
                     self.failures += 1
-                    self.stop = stop_after_failure(tools.settings, "run", index, outcome)
+                    self.stop = stop_after_failure(settings, "run", index, outcome)
                     if self.stop is not None:
                         break
+                if planned and self._decided(index, planned):
+                    break
             tools.observer(Progress("analyse", 0, 1))
             self.last_types = memory.live_type_counts(tools.is_own)
             self.retained_by_type = tools.tracker.alive_by_type()
@@ -148,6 +170,7 @@ class Measurer:
             type_growth=memory.type_growth(self.first_types, self.last_types),
             leftovers=list(self.leftovers),
             cycle_sketch=self.instruments.cycles.sketch,
+            decision=self.decision,
         )
 
     def close(self) -> None:

@@ -75,7 +75,8 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         verdict=verdict if runs else Verdict.OK,
         runs=runs,
         warmup_done=warmup.done,
-        complete=stop is None and len(runs) == settings.iterations,
+        complete=stop is None
+        and (len(runs) == settings.most_iterations or measure.decision is not None),
         stop=stop,
         stop_message=stop_message,
         failures=warmup.failures + measure.failures,
@@ -94,4 +95,6 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
             *results.explain.notes,
         ],
         memray=results.memray,
+        runs_used=len(runs),
+        decision=measure.decision.reason if measure.decision else None,
     )

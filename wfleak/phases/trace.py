@@ -75,7 +75,7 @@ def _growth_samples(instruments: Instruments, measured: MeasureResult) -> list[A
     whose allocation site is known before the others."""
     # Only types that grew by about one object per run or more: a lazily filled cache
     # grows a little and stops, which is not what leaked.
-    minimum = max(2, (instruments.settings.iterations - 1) // 2)
+    minimum = max(2, (len(measured.runs) - 1) // 2)
     growing = {row.type_name for row in measured.type_growth[:3] if row.delta >= minimum}
     traced: dict[str, list[Any]] = {name: [] for name in growing}
     untraced: dict[str, list[Any]] = {name: [] for name in growing}

@@ -56,11 +56,15 @@ def _header(report: Report) -> Table:
     )
     table.add_row("mode", mode)
     runs = f"{report.warmup_done} warm-up + {len(report.runs)} measured"
-    if len(report.runs) != settings.iterations:
+    if settings.auto_iterations:
+        runs += f" (auto, at most {settings.max_iterations})"
+    elif len(report.runs) != settings.iterations:
         runs += f" (of {settings.iterations})"
     if report.failures:
         runs += f" · {report.failures} failed"
     table.add_row("runs", runs)
+    if report.decision:
+        table.add_row("decided", report.decision)
     return table
 
 
