@@ -11,10 +11,10 @@ import os
 import sys
 import time
 
-from bench import bigheap, detection, judging, overhead, parallel_check, scaling
+from bench import bigheap, detection, judging, overhead, parallel_check, scaling, watch
 from bench.common import machine, table
 
-ALL = ("overhead", "bigheap", "scaling", "detection", "judging", "parallel")
+ALL = ("overhead", "bigheap", "scaling", "detection", "judging", "parallel", "watch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         print(judging.measure(sizes, pairwise_up_to=1_000 if quick else 2_000), flush=True)
     if "parallel" in chosen:
         print(parallel_check.measure(len(os.sched_getaffinity(0))), flush=True)
+    if "watch" in chosen:
+        print(watch.measure(quick=quick), flush=True)
     print(f"Total: {time.perf_counter() - started:.0f} s")
     return 0
 

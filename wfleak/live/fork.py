@@ -70,9 +70,10 @@ class Headroom:
 
 
 def _read(path: str) -> str | None:
+    # Bytes, decoded by hand: a text file would look up a codec, an import in the child.
     try:
-        with open(path, encoding="ascii") as file:
-            return file.read().strip()
+        with open(path, "rb") as file:
+            return file.read().decode("utf-8", "replace").strip()
     except OSError:
         return None
 

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
 from time import monotonic, perf_counter
-from typing import Any
+from typing import Any, ClassVar
 
 from wfleak.framework import type_name
 
@@ -49,6 +49,10 @@ class Event(IntEnum):
     """A generation-2 collection finished; carries the time it started."""
 
 
+# Plain names for the members the hooks use: an Enum attribute costs a lookup per access.
+_STARTED, _ENDED, _DIED, _COLLECTED = Event
+
+
 class RunState(IntEnum):
     IN_FLIGHT = 0
     WAITING = 1
@@ -69,35 +73,39 @@ class Run:
 
     __slots__ = (
         "cycle",
+        "done",
         "ended_at",
         "label",
         "refs",
-        "sink",
         "state",
         "workflow_id",
         "workflow_reused",
     )
 
-    def __init__(self, label: str, sink: deque[tuple[Any, ...]]) -> None:
+    def __init__(self, label: str) -> None:
         self.label = label
-        self.sink = sink
         self.refs: list[RunRef] = []
+        self.done: weakref.ref[asyncio.Future[Any]] | None = None
+        """The future that completes with the run; the watcher's thread polls it, which
+        costs the run less than a done callback (its bound method and context copy)."""
         self.ended_at = 0.0
         self.state = RunState.IN_FLIGHT
         self.cycle = False
         self.workflow_id = 0
         self.workflow_reused = False
 
-    def ended(self, _: object) -> None:
-        """Done callback of the run's future."""
-        self.ended_at = monotonic()
-        self.sink.append((Event.ENDED, self))
+    def finished(self) -> bool:
+        """Whether the run's future is done (or gone: a pending task is kept by its loop)."""
+        if self.done is None:
+            return True
+        future = self.done()
+        return future is None or future.done()
 
     def alive(self) -> list[Any]:
         """The run's objects still alive (strong references: drop them soon)."""
         found = []
         for ref in tuple(self.refs):
-            if ref.role is Role.WORKFLOW and self.workflow_reused:
+            if type(ref) is _WorkflowRef and self.workflow_reused:
                 continue
             obj = ref()
             if obj is not None:
@@ -106,18 +114,38 @@ class Run:
 
 
 class RunRef(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference that knows its run and what the object is to the run."""
+    """A weak reference that knows its run; its class says what the object is to the run
+    (a class attribute, so it costs nothing per reference)."""
 
     # Slots keep the bookkeeping per watched object to one small, fixed-size record.
-    __slots__ = ("role", "run")
-    role: Role
+    __slots__ = ("run",)
+    role: ClassVar[Role]
     run: Run
 
 
-def _watch(obj: object, callback: Callable[[RunRef], None], run: Run, role: Role) -> RunRef:
-    ref = RunRef(obj, callback)
+class _HandlerRef(RunRef):
+    __slots__ = ()
+    role = Role.HANDLER
+
+
+class _ContextRef(RunRef):
+    __slots__ = ()
+    role = Role.CONTEXT
+
+
+class _WorkflowRef(RunRef):
+    __slots__ = ()
+    role = Role.WORKFLOW
+
+
+class _StepContextRef(RunRef):
+    __slots__ = ()
+    role = Role.STEP_CONTEXT
+
+
+def _watch(obj: object, callback: Callable[[RunRef], None], run: Run, kind: type[RunRef]) -> RunRef:
+    ref = kind(obj, callback)
     ref.run = run
-    ref.role = role
     return ref
 
 
@@ -159,11 +187,11 @@ class Recorder:
         else:
             self.collecting = False
             if info.get("generation") == 2:
-                self.events.append((Event.COLLECTED, self.collection_started))
+                self.events.append((_COLLECTED, self.collection_started))
 
     # -- weakref callback -----------------------------------------------------------------
     def died(self, ref: RunRef) -> None:
-        self.events.append((Event.DIED, ref, self.collecting))
+        self.events.append((_DIED, ref, self.collecting))
 
     # -- Workflow.__init__ and Workflow.run ------------------------------------------------
     def workflow_made(self, workflow: object) -> None:
@@ -188,13 +216,13 @@ class Recorder:
         refs = run.refs
         if len(refs) >= MAX_REFS:
             # One assignment, so the watcher's thread (which copies the list) sees either.
-            refs[:] = [r for r in refs if r.role is not Role.STEP_CONTEXT or r() is not None]
+            refs[:] = [r for r in refs if type(r) is not _StepContextRef or r() is not None]
             if len(refs) >= MAX_REFS:
                 self.cost_s += perf_counter() - started
                 return
         # A plain try is cheaper than contextlib.suppress() on the request path.
         try:  # noqa: SIM105
-            refs.append(_watch(context, self.died, run, Role.STEP_CONTEXT))
+            refs.append(_watch(context, self.died, run, _StepContextRef))
         except TypeError:
             pass
         self.cost_s += perf_counter() - started
@@ -202,7 +230,7 @@ class Recorder:
     def run_starting(self) -> Run | None:
         """Called before the original ``run()``: the run's record, set as the current run so
         the tasks ``run()`` creates carry it."""
-        return Run(OTHER_LABEL, self.events) if self.enabled else None
+        return Run(OTHER_LABEL) if self.enabled else None
 
     def run_started(self, workflow: object, handler: object, run: Run | None) -> None:
         if run is None or not self.enabled:
@@ -213,10 +241,10 @@ class Recorder:
         run.label = self._label(tp) if label is None else label
         died = self.died
         refs = run.refs
-        for obj, role in ((handler, Role.HANDLER), (getattr(handler, "ctx", None), Role.CONTEXT)):
+        for obj, kind in ((handler, _HandlerRef), (getattr(handler, "ctx", None), _ContextRef)):
             if obj is not None:
                 try:  # noqa: SIM105
-                    refs.append(_watch(obj, died, run, role))
+                    refs.append(_watch(obj, died, run, kind))
                 except TypeError:
                     pass  # a class without weak reference support cannot be watched
         key = id(workflow)
@@ -227,7 +255,7 @@ class Recorder:
         birth = self.born.pop(key, None)
         if birth is not None and birth() is _current_task():
             try:
-                refs.append(_watch(workflow, died, run, Role.WORKFLOW))
+                refs.append(_watch(workflow, died, run, _WorkflowRef))
                 run.workflow_id = key
                 self.per_run_workflows[key] = run
             except TypeError:
@@ -244,11 +272,12 @@ class Recorder:
             if isinstance(handler, asyncio.Future)
             else getattr(handler, "_result_task", None)
         )
-        self.events.append((Event.STARTED, run))
+        self.events.append((_STARTED, run))
         if isinstance(done, asyncio.Future):
-            done.add_done_callback(run.ended)
+            run.done = weakref.ref(done)
         else:
-            run.ended(None)
+            run.ended_at = monotonic()
+            self.events.append((_ENDED, run))
         self.cost_s += perf_counter() - started
 
     def _label(self, tp: type) -> str:

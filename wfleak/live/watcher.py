@@ -75,7 +75,7 @@ class Watcher:
         self._waiting: deque[Run] = deque()
         self._waiting_count = 0
         self._retained: dict[int, Run] = {}
-        self._in_flight = 0
+        self._in_flight: set[Run] = set()
         self._explained_labels: set[str] = set()
         self._pending_labels: set[str] = set()
         self._last_explained = -float("inf")
@@ -150,7 +150,7 @@ class Watcher:
             )
             counts = {name: dict(values) for name, values in self._metrics.counts.items()}
             notes = list(self._notes)
-            in_flight = self._in_flight
+            in_flight = len(self._in_flight)
         totals = {name: sum(values.values()) for name, values in counts.items()}
         verdict = Verdict.LEAK if totals[RETAINED] else Verdict.OK
         since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started_at))
@@ -216,6 +216,7 @@ class Watcher:
             started = perf_counter()
             try:
                 self._drain()
+                self._poll_in_flight()
                 if self._force_collection():
                     self._drain()
                 self._maybe_explain_pending()
@@ -235,21 +236,31 @@ class Watcher:
             kind = event[0]
             if kind is Event.STARTED:
                 run: Run = event[1]
-                self._in_flight += 1
+                self._in_flight.add(run)
                 self._add(WATCHED, run.label)
             elif kind is Event.ENDED:
                 run = event[1]
                 if run.state is RunState.IN_FLIGHT:
-                    run.state = RunState.WAITING
-                    self._in_flight -= 1
-                    self._waiting.append(run)
-                    self._waiting_count += 1
+                    self._ended(run)
             elif kind is Event.DIED:
                 self._died(event[1], event[2])
             elif kind is Event.COLLECTED:
                 self._judge(event[1])
         if len(self._waiting) > 1000 and len(self._waiting) > 2 * self._waiting_count:
             self._waiting = deque(r for r in self._waiting if r.state is RunState.WAITING)
+
+    def _ended(self, run: Run) -> None:
+        run.state = RunState.WAITING
+        self._in_flight.discard(run)
+        self._waiting.append(run)
+        self._waiting_count += 1
+
+    def _poll_in_flight(self) -> None:
+        """Runs whose future is done end now (at most one tick late: the grace absorbs it)."""
+        now = monotonic()
+        for run in [r for r in self._in_flight if r.finished()]:
+            run.ended_at = now
+            self._ended(run)
 
     def _add(self, name: str, label: str, amount: int = 1) -> None:
         with self._lock:
@@ -273,7 +284,7 @@ class Watcher:
         run.state = RunState.FREED
         run.refs = []
         if previous is RunState.IN_FLIGHT:
-            self._in_flight -= 1
+            self._in_flight.discard(run)
         elif previous is RunState.WAITING:
             self._waiting_count -= 1
         if previous is RunState.RETAINED:
