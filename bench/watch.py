@@ -186,7 +186,7 @@ def _probe(*args: str) -> dict[str, float]:
 
 def measure(quick: bool = False) -> str:
     latency = _probe("latency", "5" if quick else "15", "200")
-    memory = _probe("memory", "500" if quick else 2000)
+    memory = _probe("memory", "500" if quick else "2000")
     forked = _probe("fork", str(300_000 if quick else HEAP_OBJECTS), "3" if quick else "5")
     budget_us = RUN_S * LATENCY_BUDGET * 1e6
     own_us = (latency["hook_s"] + latency["thread_s"]) * 1e6

@@ -75,6 +75,7 @@ class Watcher:
         self._waiting: deque[Run] = deque()
         self._waiting_count = 0
         self._retained: dict[int, Run] = {}
+        self._settling: list[Run] = []
         self._in_flight: set[Run] = set()
         self._explained_labels: set[str] = set()
         self._pending_labels: set[str] = set()
@@ -214,8 +215,10 @@ class Watcher:
         tick = self._tick()
         while not self._stop.wait(tick):
             started = perf_counter()
+            ready, self._settling = self._settling, []
             try:
                 self._drain()
+                self._settle_pending(ready)
                 self._poll_in_flight()
                 if self._force_collection():
                     self._drain()
@@ -277,7 +280,18 @@ class Watcher:
         if in_collection:
             run.cycle = True
         if not run.alive():
-            self._freed(run)
+            self._settle(run)
+
+    def _settle(self, run: Run) -> None:
+        """Freed, decided at the next tick: a collection clears every weak reference to its
+        garbage before it runs their callbacks, so the other objects' deaths (and whether the
+        collector freed them) may still be on their way."""
+        self._settling.append(run)
+
+    def _settle_pending(self, ready: list[Run]) -> None:
+        for run in ready:
+            if run.state is not RunState.FREED and not run.alive():
+                self._freed(run)
 
     def _freed(self, run: Run) -> None:
         previous = run.state
@@ -304,6 +318,8 @@ class Watcher:
             run = waiting.popleft()
             if run.state is not RunState.WAITING:
                 continue
+            if run in self._settling:
+                continue
             if run.alive():
                 run.state = RunState.RETAINED
                 self._waiting_count -= 1
@@ -312,7 +328,7 @@ class Watcher:
                 self._add(RETAINED_NOW, run.label)
                 self._want_explanation(run.label)
             else:
-                self._freed(run)
+                self._settle(run)
 
     def _force_collection(self) -> bool:
         every = self.options.collect_every
