@@ -6,7 +6,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from wfleak import __version__
 from wfleak.commands import check as check_command
@@ -14,14 +13,29 @@ from wfleak.commands import graph as graph_command
 from wfleak.commands import run as run_command
 from wfleak.errors import ExitCode
 
+ROOT_EXAMPLES = (
+    "wfleak run samples/leaky_global.py:LeakyWorkflow --iterations 100",
+    "wfleak graph --from report.json -o leak.svg",
+    "wfleak check --github --junit-xml wfleak-junit.xml",
+    "wfleak --install-completion    # tab completion for this shell",
+)
+
 app = typer.Typer(
     name="wfleak",
     help="Find, explain and guard against memory leaks in LlamaIndex workflows.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def epilog(examples: tuple[str, ...], exit_codes: str = "") -> str:
+    """Examples kept as typed (click rewraps a paragraph unless it starts with \\b)."""
+    lines = "\n".join(f"  {example}" for example in examples)
+    text = f"Examples:\n\n\b\n{lines}"
+    return f"{text}\n\n{exit_codes}" if exit_codes else text
 
 
 def _version(value: bool) -> None:
@@ -30,19 +44,20 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(epilog=epilog(ROOT_EXAMPLES))
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Find, explain and guard against memory leaks in LlamaIndex workflows."""
 
 
-app.command(epilog=run_command.EXIT_CODES)(run_command.run)
-app.command(epilog=graph_command.EXIT_CODES)(graph_command.graph)
-app.command(epilog=check_command.EXIT_CODES)(check_command.check)
+for module in (run_command, graph_command, check_command):
+    app.command(epilog=epilog(module.EXAMPLES, module.EXIT_CODES))(module.COMMAND)
 
 
 def _one_line_usage_error(exc: Exception) -> int | None:
@@ -58,6 +73,8 @@ def _one_line_usage_error(exc: Exception) -> int | None:
         return int(ExitCode.USAGE)
     hint = f" (see '{context.command_path} --help')" if context is not None else ""
     message = " ".join(str(format_message()).split())
+    from rich.console import Console
+
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"wfleak: error: {message}{hint}", markup=False
     )

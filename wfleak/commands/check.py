@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from wfleak import options
-from wfleak.api import make_settings, run_analysis
-from wfleak.baseline import Baseline, load_baseline
 from wfleak.commands import common, parallel
 from wfleak.commands.signature import Given, command
 from wfleak.config import TargetConfig, load_config, thresholds_from
 from wfleak.errors import ExitCode, UsageError, WfleakError
-from wfleak.gate import evaluate
 from wfleak.model import CheckReport, TargetResult, TargetStatus
 from wfleak.options.kinds import AUTO
-from wfleak.pipeline import environment
-from wfleak.report import github, summary
-from wfleak.report.junit import render_junit
-from wfleak.report.progress import ProgressDisplay
-from wfleak.serde import dumps
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from wfleak.baseline import Baseline
+    from wfleak.report.progress import Verbosity
+
+# The analysis stack (api, gate, reports) is imported when a check runs, so that --help and
+# usage errors answer at once.
 
 EXIT_CODES = (
     "Exit codes: 0 every target passed; 1 at least one target leaks beyond its thresholds; "
@@ -61,9 +60,16 @@ def check_target(
     config: TargetConfig,
     baseline: Baseline | None,
     console: Console | None,
+    verbosity: Verbosity | None = None,
+    named: bool = False,
 ) -> TargetResult:
     """One target analysed and judged; ``console`` shows its progress (none when targets run
-    side by side: one progress display at a time fits a terminal)."""
+    side by side in a terminal: one progress display at a time fits it), ``named`` puts the
+    target's name in the progress lines."""
+    from wfleak.api import make_settings, run_analysis
+    from wfleak.gate import evaluate
+    from wfleak.report.progress import ProgressDisplay, Verbosity
+
     started = time.monotonic()
 
     def result(status: TargetStatus, **fields: Any) -> TargetResult:
@@ -79,7 +85,12 @@ def check_target(
 
     try:
         settings = make_settings(config.target, **_settings_kwargs(config.options))
-        with ProgressDisplay(console or Console(file=io.StringIO())) as progress:
+        display = ProgressDisplay(
+            console or common.console(stderr=True),
+            verbosity=(verbosity or Verbosity.NORMAL) if console else Verbosity.QUIET,
+            name=config.name if named else None,
+        )
+        with display as progress:
             report = run_analysis(
                 settings,
                 max_time=config.options.get("max-time"),
@@ -138,6 +149,8 @@ def _jobs(requested: int | str, targets: int) -> int:
 
 
 def _write_github(check: CheckReport) -> None:
+    from wfleak.report import github
+
     for line in github.annotation_lines(check, github.workspace()):
         typer.echo(line)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -169,6 +182,12 @@ def check(target: str | None, given: Given) -> None:
     accepts it; so do more retained framework objects than --max-retained-objects. Options
     given here override the file for every target. See the README for the configuration keys.
     """
+    from wfleak.baseline import load_baseline
+    from wfleak.pipeline import environment
+    from wfleak.report import summary
+    from wfleak.report.junit import render_junit
+    from wfleak.serde import dumps
+
     json_path = given[options.JSON]
     junit_path = given[options.JUNIT_XML]
     github_output = given[options.GITHUB]
@@ -182,12 +201,16 @@ def check(target: str | None, given: Given) -> None:
     baseline = load_baseline(baseline_path) if baseline_path is not None else None
     out = common.console(stderr=json_path == "-")
     jobs = _jobs(given[options.JOBS], len(targets))
-    progress_console = Console(stderr=True) if jobs == 1 else None
+    stderr = common.console(stderr=True)
+    # Side by side, bars would overwrite each other; a log's named heartbeat lines do not.
+    progress_console = stderr if jobs == 1 or not stderr.is_terminal else None
+    verbosity = common.verbosity(given)
+    named = len(targets) > 1
     results: list[TargetResult] = []
     name_width = max(len(t.name) for t in targets)
     for checked in parallel.in_order(
         targets,
-        lambda configured: check_target(configured, baseline, progress_console),
+        lambda configured: check_target(configured, baseline, progress_console, verbosity, named),
         jobs,
         stop_requested=lambda: False,
         is_final=lambda checked: checked.status is TargetStatus.INTERRUPTED,
@@ -208,3 +231,11 @@ def check(target: str | None, given: Given) -> None:
     if github_output:
         _write_github(outcome)
     raise typer.Exit(int(exit_code(results)))
+
+
+COMMAND = check
+EXAMPLES = (
+    "wfleak check --github --junit-xml wfleak-junit.xml --json wfleak.json",
+    "wfleak check --config samples/wfleak-check.toml --iterations 10 -j auto",
+    "wfleak check answer --baseline main.json",
+)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from wfleak import options
 from wfleak.commands.signature import Given
@@ -17,7 +16,13 @@ from wfleak.errors import ExitCode, UsageError
 from wfleak.files import read_text
 from wfleak.model import Report, Settings, StopReason
 from wfleak.options.kinds import CommandLineError, Fields
-from wfleak.report.progress import ProgressDisplay
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from wfleak.report.progress import Verbosity
+
+# rich is imported when something is printed, so that --help answers at once.
 
 Target = Annotated[
     str,
@@ -32,10 +37,14 @@ Target = Annotated[
 
 
 def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
+    from rich.console import Console
+
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"wfleak: error: {message}", markup=False
     )
@@ -113,19 +122,33 @@ def build_settings(target: str, given: Given, command: str) -> Settings:
     return make_settings(target, **settings_keywords(given, command))
 
 
-def analyze_with_progress(
-    settings: Settings, max_time: float | None, cwd: str | None = None
-) -> Report:
-    from wfleak.api import run_analysis
+def verbosity(given: Given) -> Verbosity:
+    from wfleak.report.progress import Verbosity
 
-    with ProgressDisplay(Console(stderr=True)) as progress:
-        return run_analysis(settings, max_time=max_time, cwd=cwd, observer=progress.update)
+    if given[options.QUIET]:
+        return Verbosity.QUIET
+    return Verbosity.VERBOSE if given[options.VERBOSE] else Verbosity.NORMAL
+
+
+def analyze_with_progress(settings: Settings, given: Given, cwd: str | None = None) -> Report:
+    from rich.console import Console
+
+    from wfleak.api import run_analysis
+    from wfleak.report.progress import ProgressDisplay
+
+    display = ProgressDisplay(Console(stderr=True), verbosity=verbosity(given))
+    with display as progress:
+        return run_analysis(
+            settings, max_time=given[options.MAX_TIME], cwd=cwd, observer=progress.update
+        )
 
 
 def report_stop(report: Report) -> ExitCode:
     """The exit code for a finished analysis, with the one line that explains a stop."""
     code = exit_code_for(report)
     if report.stop_message and code is not ExitCode.OK:
+        from rich.console import Console
+
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"wfleak: {report.stop_message}", markup=False
         )

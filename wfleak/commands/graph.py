@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,11 +15,11 @@ from wfleak.errors import ExitCode, UsageError
 from wfleak.files import read_text
 from wfleak.model import Report
 from wfleak.options import DiagramFormat
-from wfleak.report import diagram as diagram_model
-from wfleak.report.dot import GRAPHVIZ_MISSING, render_dot, render_with_graphviz
-from wfleak.report.html import render_html
-from wfleak.report.mermaid import render_mermaid
-from wfleak.serde import loads_result
+
+if TYPE_CHECKING:
+    from wfleak.report.diagram import Diagram
+
+# The diagram renderers are imported when a diagram is drawn, so that --help answers at once.
 
 EXIT_CODES = (
     "Exit codes: 0 diagram written; 2 usage error, unreadable --from report, or Graphviz "
@@ -51,7 +51,11 @@ def choose_format(output: str, requested: DiagramFormat | None) -> DiagramFormat
     )
 
 
-def render(report: Report, fmt: DiagramFormat, drawn: diagram_model.Diagram) -> str | bytes:
+def render(report: Report, fmt: DiagramFormat, drawn: Diagram) -> str | bytes:
+    from wfleak.report.dot import render_dot, render_with_graphviz
+    from wfleak.report.html import render_html
+    from wfleak.report.mermaid import render_mermaid
+
     if fmt is DiagramFormat.MERMAID:
         return render_mermaid(drawn)
     if fmt is DiagramFormat.HTML:
@@ -64,6 +68,8 @@ def render(report: Report, fmt: DiagramFormat, drawn: diagram_model.Diagram) -> 
 
 def load_report(path: Path, target: str | None = None) -> Report:
     """A saved 'run' report, or one target's report from a saved 'check' result."""
+    from wfleak.serde import loads_result
+
     result = loads_result(read_text(path, "a wfleak report"), str(path))
     if isinstance(result, Report):
         if target is not None:
@@ -121,6 +127,8 @@ def graph(target: str | None, given: Given) -> None:
         raise UsageError("--target NAME picks a target of a 'check' result: give --from too")
     # Before anything runs: an analysis whose diagram cannot be rendered is wasted.
     if needs_graphviz(chosen) and shutil.which("dot") is None:
+        from wfleak.report.dot import GRAPHVIZ_MISSING
+
         raise UsageError(GRAPHVIZ_MISSING.format(fmt=chosen.value))
     common.check_writable(output, "--output")
     if from_report is not None:
@@ -128,9 +136,11 @@ def graph(target: str | None, given: Given) -> None:
     else:
         assert target is not None
         settings = common.build_settings(target, given, "graph")
-        report = common.analyze_with_progress(settings, given[options.MAX_TIME])
+        report = common.analyze_with_progress(settings, given)
         code = common.report_stop(report)
-    drawn = diagram_model.build(
+    from wfleak.report import diagram
+
+    drawn = diagram.build(
         report,
         finding=given[options.FINDING],
         depth=given[options.DEPTH],
@@ -146,3 +156,11 @@ def graph(target: str | None, given: Given) -> None:
             markup=False,
         )
     raise typer.Exit(int(code))
+
+
+COMMAND = graph
+EXAMPLES = (
+    "wfleak graph samples/leaky_task.py:LeakyWorkflow -o leak.svg",
+    "wfleak graph --from report.json -o leak.mmd --finding 1",
+    "wfleak graph --from wfleak.json --target history -o history.html",
+)

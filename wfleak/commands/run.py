@@ -39,9 +39,17 @@ def run(target: str, given: Given) -> None:
             raise UsageError(
                 f"--memray: {memray_file} exists; give --force to overwrite it or another FILE"
             )
-    report = common.analyze_with_progress(settings, given[options.MAX_TIME])
+    report = common.analyze_with_progress(settings, given)
     # With the JSON on stdout, the human report moves to stderr.
     terminal.render(report, common.console(stderr=json_path == "-"))
     if json_path is not None:
         common.write_json(report, json_path)
     raise typer.Exit(int(common.report_stop(report)))
+
+
+COMMAND = run
+EXAMPLES = (
+    "wfleak run samples/leaky_global.py:LeakyWorkflow --iterations 100",
+    'wfleak run myapp.flows:make_agent --workflow fresh --input \'{"query": "hi"}\'',
+    "wfleak run myapp.flows:AnswerWorkflow --json report.json --memray run.bin",
+)

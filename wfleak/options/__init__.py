@@ -344,6 +344,27 @@ TRACE_FRAMES = declare(
     )
 )
 
+QUIET = declare(
+    Option(
+        "quiet",
+        Flag(),
+        False,
+        "No progress: neither the bar in a terminal nor the progress lines in a log.",
+        commands=ANALYSIS,
+        short="-q",
+    )
+)
+VERBOSE = declare(
+    Option(
+        "verbose",
+        Flag(),
+        False,
+        "Also print a line as each phase of the analysis ends, with the time it took.",
+        commands=ANALYSIS,
+        short="-v",
+    )
+)
+
 # What fails a check: wfleak check, [tool.wfleak] and the fixture.
 MAX_GROWTH_BYTES = declare(
     Option(
@@ -535,7 +556,7 @@ MAX_NODES: Option[int | None] = declare(
     )
 )
 
-EXCLUSIVE: tuple[tuple[Option[Any], Option[Any]], ...] = ((INPUT, INPUT_FILE),)
+EXCLUSIVE: tuple[tuple[Option[Any], Option[Any]], ...] = ((INPUT, INPUT_FILE), (QUIET, VERBOSE))
 """Pairs of options that cannot both be given."""
 
 
