@@ -104,7 +104,7 @@ def probe_memory(in_flight: int) -> dict[str, float]:
 
     async def hold(watch: bool) -> int:
         """Bytes allocated (all of them, anyone's) while ``in_flight`` runs wait at once."""
-        workflow = waiting()
+        workflow = waiting(timeout=None)
         waiting.release = asyncio.Event()
         waiting.release.set()
         await workflow.run()  # the first run does the runtime's one-off set-up

@@ -117,6 +117,17 @@ class Watcher:
         return None if self._endpoint is None else self._endpoint.address
 
     @property
+    def pending(self) -> int:
+        """Runs (and events about them) not judged yet: in flight, or waiting for their
+        grace period and a full collection; 0 once every run seen so far is decided."""
+        return (
+            len(self._recorder.events)
+            + len(self._in_flight)
+            + self._waiting_count
+            + len(self._settling)
+        )
+
+    @property
     def running(self) -> bool:
         return not self._closed and self.switched_off is None
 
