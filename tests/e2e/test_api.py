@@ -33,7 +33,7 @@ def test_analyze_takes_an_importable_class_and_keeps_a_failed_run_as_a_report() 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"iterations": 0}, "iterations: expected an integer ≥ 1, got integer 0"),
+        ({"iterations": 0}, "iterations: expected an integer ≥ 1 or 'auto', got integer 0"),
         ({"warmup": -1}, "warmup: expected an integer ≥ 0, got integer -1"),
         ({"workflow": "per-run"}, "workflow: expected 'shared' or 'fresh', got string 'per-run'"),
         ({"timeout": 0}, "timeout: expected a number > 0, got integer 0"),

@@ -165,7 +165,10 @@ def test_target_that_cannot_be_loaded_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ("iterations = 'ten'", "tool.wfleak.iterations: expected an integer ≥ 1, got string 'ten'"),
+        (
+            "iterations = 'ten'",
+            "tool.wfleak.iterations: expected an integer ≥ 1 or 'auto', got string 'ten'",
+        ),
         ("iteration = 5", "tool.wfleak: unknown key 'iteration' (did you mean 'iterations'?)"),
         ("fail-on = 'warning'", "tool.wfleak.fail-on: expected 'leak' or 'cycle', got string"),
         (

@@ -54,7 +54,9 @@ def test_fixture_fails_leaky_workflows_with_the_finding(pytester: pytest.Pyteste
             f"*fix: Remove or bound `HISTORY.append(ctx)` at *samples/leaky_global.py:{fix_line}.*",
         ]
     )
-    result.stdout.fnmatch_lines(["*wfleak: iterations: expected an integer ≥ 1, got integer 0"])
+    result.stdout.fnmatch_lines(
+        ["*wfleak: iterations: expected an integer ≥ 1 or 'auto', got integer 0"]
+    )
     # Failures carry the finding, not a traceback through wfleak.
     assert "wfleak/pytest_plugin.py" not in output
 
@@ -152,7 +154,7 @@ def test_bad_command_line_value_and_bad_config_are_one_line(pytester: pytest.Pyt
     refused = pytester.runpytest("-p", "no:cacheprovider", "--wfleak-iterations", "0")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     refused.stderr.fnmatch_lines(
-        ["*argument --wfleak-iterations: expected an integer ≥ 1, got integer 0"]
+        ["*argument --wfleak-iterations: expected an integer ≥ 1 or 'auto', got integer 0"]
     )
     pytester.makepyprojecttoml("[tool.wfleak]\ntimeout = nan\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
