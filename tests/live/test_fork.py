@@ -1,0 +1,78 @@
+"""The analysis child: what it gives up before it looks at the heap, and when it is skipped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import wfleak
+from tests.conftest import ROOT
+from tests.live.service import wait_for
+from tests.live.test_watcher import run_many
+from wfleak.live import fork, walk
+
+sys.path.insert(0, str(ROOT / "samples"))
+
+import leaky_global
+
+pytestmark = pytest.mark.skipif(not fork.supported(), reason="the analysis forks on Linux only")
+
+
+def test_child_closes_sockets_and_restores_default_signal_handlers() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                fork._default_signals()
+                fork._close_sockets(keep=write_fd)
+                try:
+                    os.fstat(listener.fileno())
+                    closed = False
+                except OSError:
+                    closed = True
+                default = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+                os.write(write_fd, json.dumps([closed, default]).encode())
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        answer = json.loads(os.read(read_fd, 1024))
+        os.waitpid(pid, 0)
+    finally:
+        os.close(read_fd)
+        signal.signal(signal.SIGTERM, previous)
+        listener.close()
+    assert answer == [True, True]
+    # The parent keeps its own socket and handler.
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_short_memory_headroom_skips_the_fork_with_a_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    monkeypatch.setattr(fork, "headroom", lambda: fork.Headroom(available=1 << 20, needed=1 << 30))
+    # The walk's pause budget is about a service; this test is about the fallback's path.
+    monkeypatch.setattr(walk, "PAUSE_BUDGET", 30.0)
+    caplog.set_level(logging.WARNING, logger="wfleak.watch")
+    watcher = wfleak.watch(grace=0.0, collect_every=0.02, registry=CollectorRegistry())
+    try:
+        run_many(leaky_global.LeakyWorkflow(), 1)
+        (finding,) = wait_for("a finding", lambda: watcher.report().findings)
+    finally:
+        watcher.close()
+        leaky_global.HISTORY.clear()
+    assert any("not forking" in r.getMessage() for r in caplog.records)
+    assert "forked copy" not in finding.explanation
+    assert "leaky_global.HISTORY[" in finding.summary
