@@ -230,7 +230,7 @@ def measure(quick: bool = False) -> str:
             "reported",
         ),
     ]
-    return table("6. wfleak.watch() in a service", ["measure", "value", "ratio", "target"], rows)
+    return table("7. wfleak.watch() in a service", ["measure", "value", "ratio", "target"], rows)
 
 
 def main(argv: list[str]) -> int:
