@@ -40,6 +40,9 @@ ENVIRONMENTS: tuple[tuple[str, ...], ...] = (
     ("llama-index-workflows==1.3.0",),
     ("llama-index-workflows==2.26.1",),
     (),
+    # wfleak.watch() on the old engine (tests/live/test_old_releases.py).
+    ("llama-index-core==0.12.10.post1", "prometheus-client"),
+    ("llama-index-core==0.12.25", "prometheus-client"),
 )
 """Every environment the tests ask for, so CI can build them all at once, ahead of the tests."""
 
