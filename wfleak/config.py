@@ -18,7 +18,7 @@ from typing import Any
 from wfleak import options
 from wfleak.errors import UsageError
 from wfleak.files import read_text
-from wfleak.model import FailOn, Thresholds
+from wfleak.model import FailOn, ServiceRequest, Thresholds
 from wfleak.options.kinds import Invalid, Text, describe
 
 CONFIG_FILE = "pyproject.toml"
@@ -94,7 +94,22 @@ class _Reader:
             raise self.error(where, problem)
         if "input-file" in found:
             found["input"] = self.input_file(found.pop("input-file"), f"{where}.input-file")
+        if "requests-file" in found:
+            key = f"{where}.requests-file"
+            from_file = self.requests_file(found.pop("requests-file"), key)
+            found["requests"] = [*found.get("requests", []), *from_file]
         return found
+
+    def requests_file(self, name: Path, key: str) -> list[ServiceRequest]:
+        from wfleak.service.requests import parse_request_file
+
+        path = self.folder / name
+        if not path.is_file():
+            raise self.error(key, f"No such file: {path}")
+        try:
+            return parse_request_file(path)
+        except UsageError as exc:
+            raise self.error(key, exc.message) from None
 
     def input_file(self, name: Path, key: str) -> dict[str, Any]:
         path = self.folder / name

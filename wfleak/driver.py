@@ -12,13 +12,41 @@ import inspect
 import json
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from wfleak import framework
 from wfleak.errors import TargetError, UsageError
 from wfleak.model import ContextMode, WorkflowMode
 from wfleak.probes.memory import display_path, is_user_file
+from wfleak.service.app import is_asgi_app
 from wfleak.target import Target, TargetKind
+
+
+class FailedRun(Exception):
+    """A run that failed without an exception of the target's to describe (a service's
+    response with an unexpected status); the message is the run's one line."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class RunProvider(Protocol):
+    """What the pipeline drives: a workflow, or a service taking requests."""
+
+    async def prepare(self) -> None: ...
+
+    async def run_once(self) -> None: ...
+
+    async def close(self) -> str | None: ...
+
+    @property
+    def shared_workflow(self) -> Any: ...
+
+    @property
+    def reused_context(self) -> Any: ...
+
+    def release(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,11 @@ class WorkflowProvider:
                 made = await made
         except Exception as exc:
             raise TargetError(f"Factory {target.spec} raised {describe_exception(exc)}") from None
+        if not framework.is_workflow(made) and is_asgi_app(made):
+            raise UsageError(
+                f"Factory {target.spec} returned an ASGI app: give the requests to send with "
+                "--request 'METHOD PATH [JSON]' (or --requests FILE)"
+            )
         if not framework.is_workflow(made):
             raise TargetError(
                 f"Factory {target.spec} returned a {type(made).__name__}, not a Workflow"
@@ -162,12 +195,15 @@ class WorkflowProvider:
     def reused_context(self) -> Any:
         return self._context
 
+    async def close(self) -> str | None:
+        return None
+
     def release(self) -> None:
         self._shared = None
         self._context = None
 
 
-async def run_with_timeout(provider: WorkflowProvider, timeout: float | None) -> RunOutcome:
+async def run_with_timeout(provider: RunProvider, timeout: float | None) -> RunOutcome:
     """Run once; a failure becomes a one-line description, with no traceback kept alive."""
     try:
         if timeout is None:
@@ -176,6 +212,8 @@ async def run_with_timeout(provider: WorkflowProvider, timeout: float | None) ->
             await asyncio.wait_for(provider.run_once(), timeout)
     except TimeoutError:
         return RunOutcome(ok=False, error=f"timed out after {timeout:g}s", timed_out=True)
+    except FailedRun as failed:
+        return RunOutcome(ok=False, error=failed.description)
     except Exception as exc:
         description = describe_exception(exc)
         # The traceback's frames hold the run's locals (its Context, handler, events).

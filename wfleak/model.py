@@ -75,6 +75,25 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class ServiceRequest:
+    """One request of the rotation sent to an ASGI app target."""
+
+    method: str
+    path: str
+    """Path with its query string, as sent (``/ask?stream=1``)."""
+    headers: list[list[str]] = field(default_factory=list)
+    """``[name, value]`` pairs, in order."""
+    body: str = ""
+    """The request body as text (JSON already encoded)."""
+    expect: list[int] = field(default_factory=list)
+    """Statuses that count as success; empty means any status below 400."""
+
+    @property
+    def line(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
 class Settings:
     target: str
     iterations: int | str
@@ -96,6 +115,14 @@ class Settings:
     objects in the cycles (with framework objects in them, any amount counts)."""
     max_iterations: int = 200
     """With ``iterations = "auto"``, the most measured runs."""
+    requests: list[ServiceRequest] = field(default_factory=list)
+    """For an ASGI app target: the requests sent in turn, one (or ``concurrency``) per run."""
+    concurrency: int = 1
+    """Requests sent at once in each run of an app target."""
+    serve: bool = False
+    """Serve the app with uvicorn on a loopback port and send real HTTP."""
+    disconnect_after: int | None = None
+    """Drop the client after this many body chunks of a streaming response."""
 
     @property
     def auto_iterations(self) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from wfleak import __version__, framework
 from wfleak.analysis.trend import MIN_POINTS
 from wfleak.analysis.verdict import judge
-from wfleak.driver import WorkflowProvider
+from wfleak.driver import RunProvider, WorkflowProvider
 from wfleak.errors import UsageError
 from wfleak.model import Environment, FindingKind, MemraySummary, Report, Settings, StopReason
 from wfleak.phases.explain import ExplainResult, explain
@@ -41,7 +41,7 @@ from wfleak.phases.trace import TRACED_RUNS, TraceRecord, TraceResult, trace_all
 from wfleak.phases.warmup import WarmUp
 from wfleak.probes import allocator
 from wfleak.probes.memray_probe import MemrayRecording
-from wfleak.target import load_target
+from wfleak.target import Target, TargetKind, load_target
 
 __all__ = ["TRACED_RUNS", "Observer", "Progress", "analyze", "environment"]
 
@@ -96,11 +96,21 @@ class _Run:
     explain: ExplainResult = field(default_factory=ExplainResult)
     memray: MemraySummary | None = None
     measurer: Measurer | None = None
+    notes: list[str] = field(default_factory=list)
+    """What the provider reported at the end (a lifespan shutdown that failed)."""
 
 
-async def _run_phases(instruments: Instruments, provider: WorkflowProvider, run: _Run) -> None:
-    settings = instruments.settings
+async def _run_phases(instruments: Instruments, provider: RunProvider, run: _Run) -> None:
     await provider.prepare()
+    await _analyse(instruments, provider, run)
+    # Last: a shutdown that empties the app's state must not hide what the paths found.
+    problem = await provider.close()
+    if problem is not None:
+        run.notes.append(problem)
+
+
+async def _analyse(instruments: Instruments, provider: RunProvider, run: _Run) -> None:
+    settings = instruments.settings
     warmup = await run.warm_up.run(provider)
     if warmup.stop is not None:
         return
@@ -141,19 +151,32 @@ async def _run_phases(instruments: Instruments, provider: WorkflowProvider, run:
         run.explain = explain(instruments, provider, candidates)
 
 
-def analyze(settings: Settings, observer: Observer = ignore) -> Report:
-    """Load the target, run it, probe every measured run, and return the report."""
-    validate_settings(settings)
-    observer(Progress("load", 0, 1, message=settings.target))
-    with heap_built_uncollected():
-        target = load_target(settings.target, runner=settings.runner)
-    provider = WorkflowProvider(
+def make_provider(target: Target, settings: Settings) -> RunProvider:
+    """A service provider for an ASGI app (or a factory given requests), else a workflow's."""
+    if target.kind is TargetKind.APP or (target.kind is TargetKind.FACTORY and settings.requests):
+        # Imported here: the service layer is only loaded for services.
+        from wfleak.service.provider import ServiceProvider
+
+        return ServiceProvider(target, settings)
+    from wfleak.service.provider import check_workflow_settings
+
+    check_workflow_settings(settings)
+    return WorkflowProvider(
         target,
         settings.workflow_mode,
         settings.context_mode,
         dict(settings.workflow_kwargs),
         dict(settings.input),
     )
+
+
+def analyze(settings: Settings, observer: Observer = ignore) -> Report:
+    """Load the target, run it, probe every measured run, and return the report."""
+    validate_settings(settings)
+    observer(Progress("load", 0, 1, message=settings.target))
+    with heap_built_uncollected():
+        target = load_target(settings.target, runner=settings.runner)
+    provider = make_provider(target, settings)
     instruments = Instruments(settings, observer)
     run = _Run(WarmUp(instruments))
     loop = asyncio.new_event_loop()
@@ -171,12 +194,15 @@ def analyze(settings: Settings, observer: Observer = ignore) -> Report:
     finally:
         if run.measurer is not None:
             run.measurer.close()
+    explained = run.explain
+    if run.notes:
+        explained = replace(explained, notes=[*explained.notes, *run.notes])
     results = PhaseResults(
         warmup=run.warm_up.result(),
         measure=run.measure or MeasureResult(runs=[]),
         settle=run.settle,
         trace=run.trace,
-        explain=run.explain,
+        explain=explained,
         memray=run.memray,
     )
     if interrupted:

@@ -23,6 +23,7 @@ from typing import Any
 
 from wfleak import framework
 from wfleak.errors import TargetError
+from wfleak.service.app import is_asgi_app
 
 _MISSING = object()
 
@@ -32,6 +33,8 @@ class TargetKind(StrEnum):
     INSTANCE = "instance"
     FACTORY = "factory"
     RUNNER = "runner"
+    APP = "app"
+    """An ASGI application, driven with requests."""
 
 
 @dataclass(frozen=True)
@@ -197,12 +200,15 @@ def classify(spec: str, obj: Any, runner: bool) -> TargetKind:
         return TargetKind.CLASS
     if framework.is_workflow(obj):
         return TargetKind.INSTANCE
+    if is_asgi_app(obj):
+        return TargetKind.APP
     if inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.iscoroutinefunction(obj):
         if not _accepts_no_arguments(obj):
             raise TargetError(f"{spec} is a factory that needs arguments; it must take none")
         return TargetKind.FACTORY
     raise TargetError(
-        f"{spec} is a {_what(obj)}, not a Workflow class, instance, or zero-argument factory"
+        f"{spec} is a {_what(obj)}, not a Workflow class, a workflow instance, an ASGI app, "
+        "or a zero-argument factory returning one"
     )
 
 

@@ -41,8 +41,8 @@ CASES = [
     (
         ["run", f"{BROKEN}:NOT_A_WORKFLOW"],
         2,
-        f"{BROKEN}:NOT_A_WORKFLOW is a int object, not a Workflow class, instance, or "
-        "zero-argument factory",
+        f"{BROKEN}:NOT_A_WORKFLOW is a int object, not a Workflow class, a workflow instance, "
+        "an ASGI app, or a zero-argument factory returning one",
     ),
     (
         ["run", f"{BROKEN}:factory_raising"],

@@ -16,7 +16,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
-    (example,) = re.findall(r"```toml\n(.*?)```", README, flags=re.S)
+    example, service = re.findall(r"```toml\n(.*?)```", README, flags=re.S)
     (tmp_path / "pyproject.toml").write_text(example)
     config = load_config(tmp_path / "pyproject.toml", {}, require_targets=True)
     assert [t.name for t in config.targets] == ["answer", "myservice.flows:make_agent"]
@@ -24,6 +24,11 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
         "framework closure cycle, fixed in our next upgrade",
         "the last run's Context is kept for /debug",
     ]
+    (tmp_path / "pyproject.toml").write_text(service)
+    (served,) = load_config(tmp_path / "pyproject.toml", {}, require_targets=True).targets
+    assert [r.line for r in served.options["requests"]] == ["POST /ask", "GET /health"]
+    assert served.options["requests"][0].body == '{"q": "hi"}'
+    assert served.options["serve"] is True
 
 
 def test_bundled_check_configuration_is_valid() -> None:

@@ -125,6 +125,24 @@ EXAMPLES: dict[str, Example] = {
         (Step("function", "closure 'run_workflow'"),),
         "workflows.workflow.Workflow",
     ),
+    "WFL009": Example(
+        "module",
+        (
+            Step("fastapi.applications.FastAPI", ".state"),
+            Step("starlette.datastructures.State", "._state"),
+            Step("dict", "['handlers']"),
+        ),
+        "workflows.handler.WorkflowHandler",
+    ),
+    "WFL010": Example(
+        "module",
+        (
+            Step("fastapi.routing.APIRoute", ".endpoint"),
+            Step("function", "closure 'recent'"),
+            Step("list", "[3]"),
+        ),
+        "workflows.handler.WorkflowHandler",
+    ),
     "WFL001": Example("module", (Step("module", ".HISTORY"), Step("list", "[41]")), CONTEXT),
     "WFL002": Example(
         "shared workflow", (Step("samples.MyWorkflow", ".seen"), Step("list", "[0]")), CONTEXT
@@ -166,7 +184,11 @@ def _installed_in_affected_range(pattern: Pattern) -> bool:
         if installed is None:
             continue
         low_ok = affected.first is None or Version(installed) >= Version(affected.first)
-        if low_ok and Version(installed) <= Version(affected.last):
+        if affected.last is None:
+            # Only the first fixed release is on record.
+            if low_ok and Version(installed) < Version(affected.fixed_in or "0"):
+                return True
+        elif low_ok and Version(installed) <= Version(affected.last):
             return True
     return False
 

@@ -119,10 +119,12 @@ holder = Holder()
 def test_not_a_workflow(module) -> None:  # type: ignore[no-untyped-def]
     path, _ = module("VALUE = 42\nclass Plain: pass\n")
     assert error_of(f"{path}:VALUE") == (
-        f"{path}:VALUE is a int object, not a Workflow class, instance, or zero-argument factory"
+        f"{path}:VALUE is a int object, not a Workflow class, a workflow instance, an ASGI "
+        "app, or a zero-argument factory returning one"
     )
     assert error_of(f"{path}:Plain") == (
-        f"{path}:Plain is a class Plain, not a Workflow class, instance, or zero-argument factory"
+        f"{path}:Plain is a class Plain, not a Workflow class, a workflow instance, an ASGI "
+        "app, or a zero-argument factory returning one"
     )
 
 

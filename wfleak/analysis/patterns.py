@@ -234,6 +234,42 @@ CATALOGUE: tuple[Pattern, ...] = (
         "result = await WORKFLOW.run(**request)",
     ),
     Pattern(
+        id="WFL009",
+        title="app.state keeps something of every request: a handler, a workflow, a session",
+        kind=FindingKind.LEAK,
+        origin=Origin.APP,
+        rules=(EdgeRule(holder=r"starlette\.datastructures\.State", label=r"\._state"),),
+        explanation=(
+            "`app.state` lives as long as the application. A request that stores its run's "
+            "handler there (for a status endpoint, say), or a per-request workflow or client "
+            "session to close at shutdown, keeps it, and everything it refers to, for every "
+            "request that follows."
+        ),
+        fix=(
+            "Remove the entry when the request's run ends (in a finally block), keep only the "
+            "result or an id in a bounded store, or share one object made at start-up."
+        ),
+        fix_example="app.state.handlers[run_id] = handler\ntry:\n    return await handler\n"
+        "finally:\n    app.state.handlers.pop(run_id, None)",
+    ),
+    Pattern(
+        id="WFL010",
+        title="A route function's closure keeps something of every request",
+        kind=FindingKind.LEAK,
+        origin=Origin.APP,
+        rules=(
+            EdgeRule(holder=r"(starlette|fastapi)\.routing\.\w*Route", label=r"\.(endpoint|app)"),
+            EdgeRule(holder=r"function", label=r"closure '.*'"),
+        ),
+        explanation=(
+            "A route function defined inside an app factory closes over the factory's "
+            "locals; the router keeps the function for the life of the app, so a container "
+            "it closes over and fills per request grows without end."
+        ),
+        fix="Bound the container, or remove the request's entry when its run ends.",
+        fix_example="recent = collections.deque(maxlen=100)  # instead of a list in the factory",
+    ),
+    Pattern(
         id="WFL007",
         title="A stored exception keeps its traceback's frames, and the run, alive",
         kind=FindingKind.LEAK,
@@ -276,16 +312,20 @@ CATALOGUE: tuple[Pattern, ...] = (
     ),
     Pattern(
         id="WFL003",
-        title="A task started by a step never finishes",
+        title="A task started by a step or a request handler never finishes",
         kind=FindingKind.LEAK,
         origin=Origin.APP,
         rules=(EdgeRule(holder=r"(_asyncio\.)?Task|coroutine", label=r".*"),),
         explanation=(
-            "A task created with asyncio.create_task() in a step keeps running after the "
-            "run ends. Its coroutine holds the run's objects, and the event loop holds the "
-            "task, so nothing of the run can be freed."
+            "A task created with asyncio.create_task() in a step, or in a route handler as a "
+            "background task, keeps running after the run or the request ends. Its coroutine "
+            "holds the run's objects, and the event loop holds the task, so nothing of the "
+            "run can be freed."
         ),
-        fix="Await the task before the step returns, or cancel it in a finally block.",
+        fix=(
+            "Await the task before the step or request returns, cancel it in a finally "
+            "block, or let it end with the run (follow the handler's events, not a timer)."
+        ),
         fix_example="task = asyncio.create_task(job(ctx))\ntry:\n    ...\nfinally:\n"
         "    task.cancel()",
     ),

@@ -119,6 +119,9 @@ def _overrides(given: Given) -> dict[str, Any]:
     }
     if "input-file" in overrides:
         overrides["input"] = common.read_run_input(overrides.pop("input-file"))
+    if "requests-file" in overrides:
+        from_file = common.read_requests(overrides.pop("requests-file"))
+        overrides["requests"] = [*overrides.get("requests", []), *from_file]
     return overrides
 
 

@@ -14,7 +14,7 @@ from wfleak import options
 from wfleak.commands.signature import Given
 from wfleak.errors import ExitCode, UsageError
 from wfleak.files import read_text
-from wfleak.model import Report, Settings, StopReason
+from wfleak.model import Report, ServiceRequest, Settings, StopReason
 from wfleak.options.kinds import CommandLineError, Fields
 
 if TYPE_CHECKING:
@@ -28,8 +28,9 @@ Target = Annotated[
     str,
     typer.Argument(
         help="What to analyse: 'package.module:Workflow' or 'path/to/file.py:attr'. The "
-        "attribute may be a Workflow class, a workflow instance, or a zero-argument "
-        "(async) factory returning one; with --runner, an async function doing one run.",
+        "attribute may be a Workflow class, a workflow instance, an ASGI app (FastAPI, "
+        "Starlette; driven with --request), or a zero-argument (async) factory returning "
+        "one; with --runner, an async function doing one run.",
         metavar="TARGET",
         show_default=False,
     ),
@@ -58,6 +59,13 @@ def read_run_input(path: Path) -> dict[str, Any]:
         return Fields().from_command_line(text, f"--input-file {path}")
     except CommandLineError as exc:
         raise UsageError(exc.message) from None
+
+
+def read_requests(path: Path) -> list[ServiceRequest]:
+    """The requests in the JSON-lines file given to --requests."""
+    from wfleak.service.requests import parse_request_file
+
+    return parse_request_file(path, f"--requests {path}")
 
 
 def check_writable(path: str, option: str) -> None:
@@ -112,6 +120,9 @@ def settings_keywords(given: Given, command: str) -> dict[str, Any]:
     input_file = given[options.INPUT_FILE]
     if input_file is not None:
         keywords["input"] = read_run_input(input_file)
+    requests_file = given[options.REQUESTS_FILE]
+    if requests_file is not None:
+        keywords["requests"] = [*(keywords.get("requests") or []), *read_requests(requests_file)]
     return keywords
 
 

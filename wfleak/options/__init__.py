@@ -49,7 +49,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from wfleak.errors import UsageError
-from wfleak.model import AllowRule, ContextMode, FailOn, WorkflowMode
+from wfleak.model import AllowRule, ContextMode, FailOn, ServiceRequest, WorkflowMode
 from wfleak.options.kinds import (
     AllowRules,
     Choice,
@@ -61,6 +61,7 @@ from wfleak.options.kinds import (
     Invalid,
     Kind,
     OutputPath,
+    Requests,
     Seconds,
     Text,
 )
@@ -362,6 +363,77 @@ VERBOSE = declare(
         "Also print a line as each phase of the analysis ends, with the time it took.",
         commands=ANALYSIS,
         short="-v",
+    )
+)
+
+# Services: what is sent to an ASGI app target, and how.
+REQUESTS: Option[list[ServiceRequest] | None] = declare(
+    Option(
+        "requests",
+        Requests(),
+        None,
+        "For an ASGI app target: a request to send, 'METHOD PATH [JSON]', e.g. "
+        '\'POST /ask {"q": "hi"}\' (repeatable; sent in turn, one per run).',
+        commands=ANALYSIS,
+        config=True,
+        setting="requests",
+        fixture=True,
+        flag_name="--request",
+        metavar="'METHOD PATH [JSON]'",
+        to_setting=lambda value: list(value or []),
+    )
+)
+REQUESTS_FILE: Option[Any] = declare(
+    Option(
+        "requests_file",
+        InputPath(),
+        None,
+        "JSON lines of requests (method, path, headers, json or body, expect), sent after "
+        "those of --request (in [tool.wfleak], relative to it).",
+        commands=ANALYSIS,
+        config=True,
+        flag_name="--requests",
+        metavar="FILE",
+    )
+)
+CONCURRENCY = declare(
+    Option(
+        "concurrency",
+        Count(1),
+        1,
+        "Requests sent at once in each run (app targets): leaks through shared state often "
+        "show only when requests overlap.",
+        commands=ANALYSIS,
+        config=True,
+        setting="concurrency",
+        fixture=True,
+        metavar="K",
+    )
+)
+SERVE = declare(
+    Option(
+        "serve",
+        Flag(),
+        False,
+        "Serve the app with uvicorn on a loopback port and send real HTTP, instead of "
+        "calling its ASGI interface directly.",
+        commands=ANALYSIS,
+        config=True,
+        setting="serve",
+        fixture=True,
+    )
+)
+DISCONNECT_AFTER: Option[int | None] = declare(
+    Option(
+        "disconnect_after",
+        Count(1),
+        None,
+        "Drop the client after N chunks of a streaming response, as impatient clients do.",
+        commands=ANALYSIS,
+        config=True,
+        setting="disconnect_after",
+        fixture=True,
+        metavar="N",
     )
 )
 

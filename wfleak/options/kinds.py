@@ -17,7 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from wfleak.model import AllowRule
+from wfleak.errors import UsageError
+from wfleak.model import AllowRule, ServiceRequest
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
@@ -314,4 +315,68 @@ class AllowRules(Kind[list[AllowRule]]):
                 "oneOf": [{"required": ["pattern"]}, {"required": ["type"]}],
                 "additionalProperties": False,
             },
+        }
+
+
+class Requests(Kind[list[ServiceRequest]]):
+    """Requests for an ASGI app target: ``'METHOD PATH [JSON]'`` strings, tables of
+    ``method``, ``path``, ``headers``, ``json`` or ``body``, ``expect``, or ``ServiceRequest``
+    objects; on the command line, the flag is repeated."""
+
+    command_line_type = list[str]
+    annotation = "Sequence[ServiceRequest | str | Mapping[str, object]]"
+    imports = (
+        ("collections.abc", "Sequence"),
+        ("collections.abc", "Mapping"),
+        ("wfleak.model", "ServiceRequest"),
+    )
+    expected = "an array of requests ('METHOD PATH [JSON]' strings or tables)"
+
+    def check(self, value: object) -> list[ServiceRequest]:
+        from wfleak.service.requests import request_from
+
+        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+            raise self.refuse(value)
+        if not value:
+            raise Invalid(f"expected {self.expected}, got an empty array")
+        found = []
+        for i, entry in enumerate(value, start=1):
+            try:
+                found.append(request_from(entry))
+            except UsageError as exc:
+                raise Invalid(exc.message, f"[{i}]") from None
+        return found
+
+    def from_command_line(self, value: Any, flag: str) -> list[ServiceRequest]:
+        from wfleak.service.requests import parse_request_line
+
+        try:
+            return [parse_request_line(line) for line in value]
+        except UsageError as exc:
+            raise CommandLineError(exc.message) from None
+
+    def schema(self) -> dict[str, Any]:
+        table = {
+            "type": "object",
+            "properties": {
+                "method": {"type": "string"},
+                "path": {"type": "string", "pattern": "^/"},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "json": {},
+                "body": {"type": "string"},
+                "expect": {
+                    "oneOf": [
+                        {"type": "integer"},
+                        {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+                    ]
+                },
+            },
+            "required": ["method", "path"],
+            "not": {"required": ["json", "body"]},
+            "additionalProperties": False,
+        }
+        return {
+            "type": "array",
+            "minItems": 1,
+            "items": {"oneOf": [{"type": "string", "minLength": 1}, table]},
         }

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
-from wfleak.model import AllowRule, ContextMode, FailOn, WorkflowMode
+from wfleak.model import AllowRule, ContextMode, FailOn, ServiceRequest, WorkflowMode
 
 
 class SettingsOptions(TypedDict, total=False):
@@ -28,6 +28,10 @@ class SettingsOptions(TypedDict, total=False):
     keep_going: bool
     memray: str | os.PathLike[str] | None
     trace_frames: int
+    requests: Sequence[ServiceRequest | str | Mapping[str, object]] | None
+    concurrency: int
+    serve: bool
+    disconnect_after: int | None
     max_growth_bytes: int
 
 

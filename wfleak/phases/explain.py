@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from wfleak.analysis.explain import explain_leaks, is_own, may_be_own
 from wfleak.analysis.paths import RootFinder, RootKind
-from wfleak.driver import WorkflowProvider
+from wfleak.driver import RunProvider
 from wfleak.model import Finding
 from wfleak.phases.instruments import Instruments
 from wfleak.phases.progress import Progress
@@ -21,7 +21,7 @@ class ExplainResult:
 
 
 def explain(
-    instruments: Instruments, provider: WorkflowProvider, candidates: LeakCandidates
+    instruments: Instruments, provider: RunProvider, candidates: LeakCandidates
 ) -> ExplainResult:
     # Imported here: numpy, which the index needs, would slow down the command's start.
     from wfleak.analysis.heap import HeapIndex

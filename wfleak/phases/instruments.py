@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from wfleak import framework
 from wfleak.analysis.explain import CycleInspector
-from wfleak.driver import RunOutcome, WorkflowProvider, run_with_timeout
+from wfleak.driver import RunOutcome, RunProvider, run_with_timeout
 from wfleak.model import RunSample, Settings, StopReason
 from wfleak.phases.progress import Observer
 from wfleak.probes import allocator, memory
@@ -138,7 +138,7 @@ class Instruments:
             or framework.module_of(type(obj)) in ("tracemalloc", "wfleak.model")
         )
 
-    async def run_once(self, provider: WorkflowProvider) -> RunOutcome:
+    async def run_once(self, provider: RunProvider) -> RunOutcome:
         return await run_with_timeout(provider, self.settings.timeout)
 
     async def settle_callbacks(self) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from wfleak.analysis.explain import CycleSketch
 from wfleak.analysis.stopping import Decision, decide, looks, warm_up_decisions
-from wfleak.driver import RunOutcome, WorkflowProvider
+from wfleak.driver import RunOutcome, RunProvider
 from wfleak.model import Leftover, RunSample, StopReason, TypeGrowth
 from wfleak.phases.instruments import (
     Instruments,
@@ -64,9 +64,7 @@ class Measurer:
         self.decision: Decision | None = None
         instruments.own_counters.append(self.first_types)
 
-    async def _measure_one(
-        self, provider: WorkflowProvider, index: int
-    ) -> tuple[RunSample, RunOutcome]:
+    async def _measure_one(self, provider: RunProvider, index: int) -> tuple[RunSample, RunOutcome]:
         tools = self.instruments
         started = time.perf_counter()
         outcome = await tools.run_once(provider)
@@ -120,7 +118,7 @@ class Measurer:
         self.decision = decide(self.samples.read(), self.instruments.settings)
         return self.decision is not None
 
-    async def measure(self, provider: WorkflowProvider) -> None:
+    async def measure(self, provider: RunProvider) -> None:
         tools = self.instruments
         settings = tools.settings
         total = settings.most_iterations

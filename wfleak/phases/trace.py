@@ -10,7 +10,7 @@ from typing import Any
 
 from wfleak import framework
 from wfleak.analysis.explain import allocation_frames
-from wfleak.driver import WorkflowProvider
+from wfleak.driver import RunProvider
 from wfleak.model import AllocationSite, Frame
 from wfleak.phases.instruments import Instruments
 from wfleak.phases.measure import MeasureResult
@@ -112,7 +112,7 @@ def _leak_candidates(instruments: Instruments, measured: MeasureResult) -> LeakC
 
 
 async def trace_allocations(
-    instruments: Instruments, provider: WorkflowProvider, measured: MeasureResult
+    instruments: Instruments, provider: RunProvider, measured: MeasureResult
 ) -> TraceRecord:
     """The traced runs (tracemalloc already started, automatic collection paused)."""
     total = TRACED_RUNS

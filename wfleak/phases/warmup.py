@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wfleak.driver import WorkflowProvider
+from wfleak.driver import RunProvider
 from wfleak.model import StopReason
 from wfleak.phases.instruments import Instruments, stop_after_failure
 from wfleak.phases.progress import Progress
@@ -28,7 +28,7 @@ class WarmUp:
         self.failures = 0
         self.stop: tuple[StopReason, str] | None = None
 
-    async def run(self, provider: WorkflowProvider) -> WarmupResult:
+    async def run(self, provider: RunProvider) -> WarmupResult:
         tools = self.instruments
         total = tools.settings.warmup
         tools.observer(Progress("warm-up", 0, total))

@@ -10,7 +10,16 @@ from rich.table import Table
 from rich.text import Text
 
 from wfleak.analysis.verdict import format_bytes, format_growth
-from wfleak.model import Finding, FindingKind, MemraySummary, Origin, Report, Trend, Verdict
+from wfleak.model import (
+    Finding,
+    FindingKind,
+    MemraySummary,
+    Origin,
+    Report,
+    Settings,
+    Trend,
+    Verdict,
+)
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
@@ -37,6 +46,19 @@ def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
     return "".join(SPARK[int((v - low) * scale)] for v in values)
 
 
+def _service_mode(settings: Settings) -> str:
+    mode = (
+        "ASGI app · served by uvicorn on 127.0.0.1, real HTTP"
+        if settings.serve
+        else "ASGI app · called in-process through its ASGI interface"
+    )
+    if settings.concurrency > 1:
+        mode += f" · {settings.concurrency} requests at once"
+    if settings.disconnect_after is not None:
+        mode += f" · client leaves after {settings.disconnect_after} chunks"
+    return mode
+
+
 def _header(report: Report) -> Table:
     settings, env = report.settings, report.environment
     table = Table.grid(padding=(0, 2))
@@ -49,12 +71,18 @@ def _header(report: Report) -> Table:
     if env.workflows:
         versions += f" · llama-index-workflows {env.workflows}"
     table.add_row("versions", versions)
-    mode = (
-        "runner (the target performs each run)"
-        if settings.runner
-        else f"workflow {settings.workflow_mode.value} · context {settings.context_mode.value}"
-    )
-    table.add_row("mode", mode)
+    if settings.requests:
+        table.add_row("mode", _service_mode(settings))
+        shown = [r.line for r in settings.requests[:3]]
+        more = len(settings.requests) - len(shown)
+        table.add_row("requests", ", ".join(shown) + (f" (+{more} more)" if more else ""))
+    else:
+        mode = (
+            "runner (the target performs each run)"
+            if settings.runner
+            else f"workflow {settings.workflow_mode.value} · context {settings.context_mode.value}"
+        )
+        table.add_row("mode", mode)
     runs = f"{report.warmup_done} warm-up + {len(report.runs)} measured"
     if settings.auto_iterations:
         runs += f" (auto, at most {settings.max_iterations})"

@@ -1,0 +1,135 @@
+"""``--serve``: the app under uvicorn on a loopback port of the worker's own event loop, with
+requests sent over real sockets by an HTTP client.
+
+uvicorn's signal handling is off (wfleak's own rules for Ctrl-C and termination apply), and so
+is its lifespan: wfleak runs the lifespan itself, as in-process, so a failed start-up is
+reported the same way in both modes. Readiness is uvicorn's own start-up finishing, not a
+delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import uvicorn
+
+from wfleak.errors import WorkflowFailed
+from wfleak.model import ServiceRequest
+from wfleak.service.asgi import EXCERPT_BYTES, ASGIApp, Response, excerpt_of
+
+HOST = "127.0.0.1"
+SHUTDOWN_GRACE_S = 5
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.ready.set()
+
+
+class LoopbackServer:
+    """uvicorn serving the app on 127.0.0.1 (a free port), and the client that calls it."""
+
+    def __init__(self, app: ASGIApp, concurrency: int) -> None:
+        config = uvicorn.Config(
+            app,
+            host=HOST,
+            port=0,
+            lifespan="off",
+            log_config=None,
+            log_level=logging.WARNING,
+            access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
+        self._server = _Server(config)
+        self._concurrency = concurrency
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+        await self._server.ready.wait()
+        servers = getattr(self._server, "servers", [])
+        sockets = [s for server in servers for s in (server.sockets or ())]
+        if not self._server.started or not sockets:
+            raise WorkflowFailed(f"uvicorn could not serve the app on {HOST}")
+        port = sockets[0].getsockname()[1]
+        limits = httpx.Limits(
+            max_connections=self._concurrency, max_keepalive_connections=self._concurrency
+        )
+        self._client = httpx.AsyncClient(
+            base_url=f"http://{HOST}:{port}",
+            follow_redirects=False,
+            timeout=None,
+            limits=limits,
+            trust_env=False,
+        )
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn exits the process when it cannot bind; the start-up reports it.
+            pass
+        finally:
+            self._server.ready.set()
+
+    async def send(self, request: ServiceRequest, disconnect_after: int | None) -> Response:
+        assert self._client is not None
+        headers = [(name, value) for name, value in request.headers]
+        if not any(name.lower() == "connection" for name, _ in headers):
+            # One connection per request: uvicorn's keep-alive timer, scheduled from inside
+            # the response, would hold the last request's contextvars for its 5 s and blur
+            # one run into the next.
+            headers.append(("connection", "close"))
+        excerpt = bytearray()
+        chunks = 0
+        async with self._client.stream(
+            request.method, request.path, content=request.body.encode(), headers=headers
+        ) as response:
+            status = response.status_code
+            async for chunk in response.aiter_raw():
+                if not chunk:
+                    continue
+                chunks += 1
+                if len(excerpt) < EXCERPT_BYTES:
+                    excerpt += chunk[: EXCERPT_BYTES - len(excerpt)]
+                if disconnect_after is not None and chunks >= disconnect_after:
+                    # Leaving the block unread closes the connection: the server sees the
+                    # client go away.
+                    break
+        return Response(status=status, excerpt=excerpt_of(bytes(excerpt)))
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._task), SHUTDOWN_GRACE_S * 2)
+        if not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+
+def describe_transport_error(exc: BaseException) -> str:
+    message: Any = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0] if message else ''}".rstrip(": ")
