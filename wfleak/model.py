@@ -165,7 +165,8 @@ class RunSample:
     live_timers: int = 0
     """Timer handles created by the measured runs so far, still scheduled, not cancelled."""
     cancelled_timers: int = 0
-    """Cancelled timer handles waiting for their deadline (not leaks)."""
+    """Cancelled timer handles waiting for their deadline (not leaks), counted before they
+    are taken off the loop for the measurement."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class Measurer:
         self.retained_by_type: dict[str, int] = {}
         self.leftovers: list[Leftover] = []
         self.decision: Decision | None = None
+        self.dropped_timers = 0
         instruments.own_counters.append(self.first_types)
 
     async def _measure_one(self, provider: RunProvider, index: int) -> tuple[RunSample, RunOutcome]:
@@ -72,6 +73,11 @@ class Measurer:
         await tools.settle_callbacks()
         created = tools.adopt_young()
         alive_before = tools.tracker.alive()
+        scheduled = scheduled_ids()
+        _, cancelled_timers = leftover_probe.count_timers(
+            [t for t in tools.timers.live_objects() if id(t) in scheduled]
+        )
+        self.dropped_timers += leftover_probe.drop_cancelled_timers(asyncio.get_running_loop())
         tools.clear_type_cache()
         tools.cycles.run = index
         garbage = collect_cycle_garbage(
@@ -79,7 +85,7 @@ class Measurer:
         )
         alive_after = tools.tracker.alive()
         scheduled = scheduled_ids()
-        live_timers, cancelled_timers = leftover_probe.count_timers(
+        live_timers, _ = leftover_probe.count_timers(
             [t for t in tools.timers.live_objects() if id(t) in scheduled]
         )
         pending = sum(
@@ -154,6 +160,15 @@ class Measurer:
             scheduled = scheduled_ids()
             timers = [t for t in tools.timers.live_objects() if id(t) in scheduled]
             self.leftovers = leftover_probe.summarise(tasks, timers)
+            if self.dropped_timers:
+                self.leftovers.append(
+                    Leftover(
+                        kind="timer",
+                        description="cancelled, taken off the loop before each measurement",
+                        count=self.dropped_timers,
+                        cancelled=True,
+                    )
+                )
             del tasks, timers
 
     def result(self, stop: tuple[StopReason, str] | None = None) -> MeasureResult:

@@ -3,6 +3,7 @@ to tell where the leaked memory was allocated and which objects to explain."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import tracemalloc
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from wfleak.model import AllocationSite, Frame
 from wfleak.phases.instruments import Instruments
 from wfleak.phases.measure import MeasureResult
 from wfleak.phases.progress import Progress
+from wfleak.probes import leftovers as leftover_probe
 from wfleak.probes import memory
 
 TRACED_RUNS = 4
@@ -122,6 +124,7 @@ async def trace_allocations(
         await instruments.run_once(provider)
         await instruments.settle_callbacks()
         instruments.adopt_young()
+        leftover_probe.drop_cancelled_timers(asyncio.get_running_loop())
         instruments.clear_type_cache()
         gc.collect()
         if index == 1:
