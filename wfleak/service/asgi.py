@@ -46,7 +46,9 @@ class Response:
 
 def excerpt_of(body: bytes) -> str:
     text = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
-    return " ".join(text.split())
+    # The app's bytes go into terminal lines and reports: no control characters.
+    printable = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(printable.split())
 
 
 class ErrorCatcher:
