@@ -32,7 +32,7 @@ async def two_arguments(scope: Any, receive: Any) -> None:
 @pytest.mark.parametrize(
     "obj",
     [FastAPI(), Starlette(), CORSMiddleware(Starlette()), bare],
-    ids=lambda o: type(o).__name__,
+    ids=["FastAPI", "Starlette", "CORSMiddleware", "function"],
 )
 def test_asgi_apps_are_recognised(obj: object) -> None:
     assert is_asgi_app(obj)
@@ -51,7 +51,16 @@ def test_asgi_apps_are_recognised(obj: object) -> None:
         42,
         create_app,
     ],
-    ids=repr,
+    ids=[
+        "sync-call",
+        "too-few-arguments",
+        "two-arguments",
+        "FastAPI-class",
+        "Workflow-class",
+        "workflow",
+        "int",
+        "factory",
+    ],
 )
 def test_other_objects_are_not_apps(obj: object) -> None:
     assert not is_asgi_app(obj)
