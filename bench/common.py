@@ -42,11 +42,33 @@ def machine() -> list[tuple[str, str]]:
         ("llama-index-core", _version("llama-index-core")),
         ("llama-index-workflows", _version("llama-index-workflows")),
         ("wfleak", _version("wfleak")),
+        ("Load average at start", load_average()),
+        ("Memory available at start", f"{available_bytes() / (1 << 30):.1f} GiB"),
         (
             "memray / objgraph / numpy",
             "/".join(_version(p) for p in ("memray", "objgraph", "numpy")),
         ),
     ]
+
+
+def available_bytes() -> int:
+    """Memory the kernel says it can hand out now (MemAvailable), 0 if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
 
 
 def env(**extra: str) -> dict[str, str]:
