@@ -1,6 +1,32 @@
-"""Entry point for ``python -m wfleak``."""
+"""Entry point for ``python -m wfleak`` and the ``wfleak`` command.
 
-from wfleak.cli import main
+The signal handlers go in before anything heavy is imported, so that a Ctrl-C or SIGTERM at
+any moment of start-up ends wfleak with its exit code and no traceback.
+"""
+
+import sys
+
+
+def main() -> None:
+    try:
+        from wfleak import lifecycle
+
+        lifecycle.install()
+    except KeyboardInterrupt:
+        # Ctrl-C before the handlers were in place.
+        sys.exit(130)
+    try:
+        from wfleak.cli import main as cli_main
+
+        cli_main()
+    except lifecycle.Interrupted as stopped:
+        # A signal before any analysis started, or after the last one: nothing to keep.
+        lifecycle.kill_all_groups()
+        with lifecycle.quiet_errors():
+            sys.stderr.write(f"wfleak: {lifecycle.describe(stopped.signum)}\n")
+            sys.stderr.flush()
+        sys.exit(lifecycle.exit_code(stopped.signum))
+
 
 if __name__ == "__main__":
     main()

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Any, Unpack, cast
 
 from wfleak import options
-from wfleak.errors import UsageError
+from wfleak.errors import UsageError, WfleakError
 from wfleak.isolation import analyze_in_worker
 from wfleak.model import Report, Settings
 from wfleak.options.typed import AnalyzeOptions, SettingsOptions
 from wfleak.pipeline import Progress
+from wfleak.secrets import mask_report, mask_text
+from wfleak.target import check_target_string
 
 __all__ = ["AnalyzeOptions", "SettingsOptions", "analyze", "make_settings", "run_analysis"]
 
@@ -44,7 +46,8 @@ def make_settings(
     The keywords, their defaults and their checks are declared in :mod:`wfleak.options`.
     """
     checked = options.from_python(given, options.setting_options())
-    return Settings(target=target_string(target), **options.settings_fields(checked))
+    spec = check_target_string(target_string(target))
+    return Settings(target=spec, **options.settings_fields(checked))
 
 
 def _ignore(_: Progress) -> None:
@@ -57,17 +60,37 @@ def run_analysis(
     max_time: float | None = None,
     cwd: str | os.PathLike[str] | None = None,
     observer: Callable[[Progress], None] | None = None,
+    show_secrets: bool = False,
 ) -> Report:
-    """Analyse with ready-made settings, in a worker process started in ``cwd``."""
-    options.from_python({"max_time": max_time}, [options.MAX_TIME])
-    if cwd is not None and not os.path.isdir(cwd):
-        raise UsageError(f"No such directory: {os.fspath(cwd)}")
-    return analyze_in_worker(
-        settings,
-        observer or _ignore,
-        max_time=max_time,
-        cwd=os.fspath(cwd) if cwd is not None else None,
+    """Analyse with ready-made settings, in a worker process started in ``cwd``.
+
+    Every argument is checked before the worker starts. Strings in the report that look like
+    credentials are masked unless ``show_secrets`` is true."""
+    options.from_python(
+        {"max_time": max_time, "show_secrets": show_secrets},
+        [options.MAX_TIME, options.SHOW_SECRETS],
     )
+    folder = _folder(cwd)
+    if observer is not None and not callable(observer):
+        raise UsageError(f"observer must be callable (got {observer!r})")
+    try:
+        report = analyze_in_worker(settings, observer or _ignore, max_time=max_time, cwd=folder)
+    except WfleakError as exc:
+        if not show_secrets:
+            exc.message = mask_text(exc.message)
+        raise
+    return report if show_secrets else mask_report(report)
+
+
+def _folder(cwd: object) -> str | None:
+    if cwd is None:
+        return None
+    if not isinstance(cwd, str | os.PathLike):
+        raise UsageError(f"cwd must be a path (got {cwd!r})")
+    folder = os.fspath(cwd)
+    if not isinstance(folder, str) or not os.path.isdir(folder):
+        raise UsageError(f"No such directory: {folder!r}")
+    return folder
 
 
 def analyze(
@@ -86,5 +109,8 @@ def analyze(
     neither hides nor causes leaks.
     """
     max_time = given.pop("max_time", None)
+    show_secrets = given.pop("show_secrets", False)
     settings = make_settings(target, **cast(SettingsOptions, given))
-    return run_analysis(settings, max_time=max_time, cwd=cwd, observer=observer)
+    return run_analysis(
+        settings, max_time=max_time, cwd=cwd, observer=observer, show_secrets=show_secrets
+    )

@@ -72,7 +72,9 @@ def _one_line_usage_error(exc: Exception) -> int | None:
         typer.echo(context.get_help())
         return int(ExitCode.USAGE)
     hint = f" (see '{context.command_path} --help')" if context is not None else ""
-    message = " ".join(str(format_message()).split())
+    from wfleak.report import safety
+
+    message = safety.terminal(" ".join(str(format_message()).split()))
     from rich.console import Console
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(
@@ -81,7 +83,17 @@ def _one_line_usage_error(exc: Exception) -> int | None:
     return exit_code
 
 
+def _tolerant_streams() -> None:
+    """Characters the terminal's encoding lacks are escaped, never an error: a report on an
+    ASCII-only CI log must not turn into a traceback and the exit code for a leak."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> None:
+    _tolerant_streams()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="wfleak", standalone_mode=False)

@@ -7,15 +7,16 @@ problem is one ``UsageError`` naming the file, the key and what was expected.
 
 from __future__ import annotations
 
+import datetime
 import difflib
-import json
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wfleak import options
+from wfleak import jsontext, options
 from wfleak.errors import UsageError
 from wfleak.files import read_text
 from wfleak.model import FailOn, ServiceRequest, Thresholds
@@ -114,13 +115,13 @@ class _Reader:
     def input_file(self, name: Path, key: str) -> dict[str, Any]:
         path = self.folder / name
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise self.error(key, f"No such file: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise self.error(key, f"Cannot read {path}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise self.error(key, f"{path} is not valid JSON: {exc.msg}") from None
+            text = read_text(path, "a JSON file")
+        except UsageError as exc:
+            raise self.error(key, exc.message) from None
+        try:
+            value = jsontext.load(text)
+        except jsontext.JsonProblem as exc:
+            raise self.error(key, f"{path} {exc}") from None
         if not isinstance(value, dict):
             raise self.error(key, f"{path} must hold a JSON object, got {describe(value)}")
         return value
@@ -157,12 +158,28 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+def _plain(value: Any, where: str, path: Path) -> Any:
+    """TOML values as JSON can carry them: dates and times become ISO 8601 strings (the
+    form a start event's string field parses), NaN and infinity are refused."""
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{shown(path)}: {where}: {value} is not a number JSON can carry")
+    if isinstance(value, dict):
+        return {k: _plain(v, f"{where}.{k}" if where else k, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, f"{where}[{i}]", path) for i, v in enumerate(value, start=1)]
+    return value
+
+
 def _read_table(path: Path, required: bool) -> dict[str, Any] | None:
     text = read_text(path, "a configuration file")
     try:
-        document = tomllib.loads(text)
+        document = _plain(tomllib.loads(text), "", path)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown(path)}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{shown(path)}: nested too deeply to read") from None
     table = (
         document.get("tool", {}).get("wfleak") if isinstance(document.get("tool"), dict) else None
     )

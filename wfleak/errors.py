@@ -16,6 +16,11 @@ class ExitCode(IntEnum):
     USAGE = 2
     WORKFLOW_FAILED = 3
     INTERRUPTED = 130
+    """Ctrl-C: 128 + SIGINT."""
+    HANGUP = 129
+    """SIGHUP: 128 + the signal, as shells report it."""
+    TERMINATED = 143
+    """SIGTERM: 128 + the signal."""
 
 
 class WfleakError(Exception):

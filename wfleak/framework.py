@@ -15,6 +15,7 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 FRAMEWORK_MODULE_PREFIXES = ("workflows.", "llama_index.core.workflow.")
 _ENGINE_MODULES = ("workflows", "llama_index.core.workflow")
@@ -122,17 +123,17 @@ def workflow_classes() -> tuple[type, ...]:
 
 def engine_for(workflow: object) -> Engine:
     for engine in engines():
-        if isinstance(workflow, engine.workflow):
+        if issubclass(type(workflow), engine.workflow):
             return engine
     raise TypeError(f"{type(workflow).__name__} is not a workflow")
 
 
 def is_workflow_class(obj: object) -> bool:
-    return isinstance(obj, type) and issubclass(obj, workflow_classes())
+    return issubclass(type(obj), type) and issubclass(cast(type, obj), workflow_classes())
 
 
 def is_workflow(obj: object) -> bool:
-    return isinstance(obj, workflow_classes())
+    return issubclass(type(obj), workflow_classes())
 
 
 def module_of(tp: type) -> str:

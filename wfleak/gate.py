@@ -84,7 +84,7 @@ def evaluate(
     """Whether ``report`` passes: every LEAK finding (and CYCLE with ``fail_on=cycle``) fails
     unless an allow rule or the baseline accepts it; so do more retained framework objects than
     allowed when no LEAK finding accounts for them."""
-    if report.stop is StopReason.INTERRUPTED:
+    if report.stop in (StopReason.INTERRUPTED, StopReason.TERMINATED):
         return Judgement(TargetStatus.INTERRUPTED)
     violations: list[Violation] = []
     accepted: list[Accepted] = []

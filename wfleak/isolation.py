@@ -17,9 +17,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
+from wfleak import lifecycle
 from wfleak.errors import ExitCode, WfleakError
 from wfleak.model import Report, RunSample, Settings, StopReason
 from wfleak.phases.measure import MeasureResult
@@ -33,8 +34,18 @@ MIN_HANG_GRACE_S = 5.0
 """Beyond the per-run timeout, a run may stay silent for the timeout again (at least this
 long) before the worker counts as hung: asyncio cannot time out a run that blocks the loop."""
 INTERRUPT_GRACE_S = 5.0
-"""How long an interrupted worker gets to send its partial report."""
+"""How long an interrupted (or --max-time stopped) worker gets to send its partial report."""
+EXIT_GRACE_S = 2.0
+"""How long a worker that sent its report gets to exit before its process group is killed:
+a thread or a child the run left behind must not keep wfleak waiting."""
+POLL_S = 0.1
+MAX_EVENT_BYTES = 512 * 1024 * 1024
+"""An event line longer than this is not one the worker sends: the pipe carries junk."""
 OUTPUT_TAIL_LINES = 5
+
+
+class _Garbled(Exception):
+    """Something on the event pipe that the worker did not send."""
 
 
 @dataclass
@@ -64,6 +75,20 @@ def _tail(log: IO[bytes]) -> str:
     return " | ".join(line.strip()[:200] for line in lines if line.strip())
 
 
+def _has_exited(pid: int) -> bool:
+    """Whether the worker ended, without reaping it: while it is unreaped its process id, and
+    so its process group id, cannot be reused, and killing the group stays safe."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _stop_for_signal(signum: int) -> tuple[StopReason, str]:
+    reason = StopReason.INTERRUPTED if signum == signal.SIGINT else StopReason.TERMINATED
+    return reason, lifecycle.describe(signum)
+
+
 class WorkerSession:
     def __init__(
         self,
@@ -77,6 +102,8 @@ class WorkerSession:
         self.max_time = max_time
         self.cwd = cwd
         self.stream = _Stream()
+        self._stopping: tuple[StopReason, str] | None = None
+        self._stopping_at: float | None = None
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -92,13 +119,26 @@ class WorkerSession:
             self.stream.report = from_jsonable(Report, event["report"])
         elif kind == "error":
             self.stream.error = (int(event["exit_code"]), str(event["message"]))
+            ExitCode(self.stream.error[0])
+        else:
+            raise ValueError(f"unknown event type {kind!r}")
 
     def _feed(self, data: bytes) -> None:
         self.stream.buffer += data
         *lines, self.stream.buffer = self.stream.buffer.split(b"\n")
+        if len(self.stream.buffer) > MAX_EVENT_BYTES:
+            raise _Garbled(f"an event line longer than {MAX_EVENT_BYTES} bytes")
         for line in lines:
-            if line.strip():
-                self._handle(json.loads(line))
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+                if not isinstance(event, dict):
+                    raise ValueError(f"expected an object, got {type(event).__name__}")
+                self._handle(event)
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise _Garbled(problem) from None
 
     def _hang_limit(self) -> float | None:
         running = ("warm-up", "measure", "trace")
@@ -107,78 +147,147 @@ class WorkerSession:
         return None
 
     def run(self) -> Report:
+        lifecycle.raise_if_received()
         read_fd, write_fd = os.pipe()
-        with tempfile.TemporaryFile(prefix="wfleak-worker-") as log:
+        os.set_inheritable(read_fd, False)
+        with tempfile.TemporaryFile(prefix="wfleak-worker-") as log, lifecycle.deferred():
             process = subprocess.Popen(
-                [sys.executable, "-m", "wfleak.worker", str(write_fd)],
+                [sys.executable, "-m", "wfleak.worker", str(write_fd), str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
                 pass_fds=(write_fd,),
+                # Its own process group, so that killing the group ends whatever the user's
+                # code started too, and a Ctrl-C at the terminal reaches only wfleak.
                 start_new_session=True,
                 cwd=self.cwd,
                 env={**os.environ, **allocator.worker_environment()},
             )
-            os.close(write_fd)
-            assert process.stdin is not None
-            process.stdin.write(json.dumps(to_jsonable(self.settings)).encode())
-            process.stdin.close()
+            lifecycle.register_group(process.pid)
             try:
-                return self._supervise(process, read_fd, log)
+                os.close(write_fd)
+                assert process.stdin is not None
+                with contextlib.suppress(BrokenPipeError):
+                    process.stdin.write(json.dumps(to_jsonable(self.settings)).encode())
+                    process.stdin.close()
+                report = self._supervise(process, read_fd, log)
+                return self._stamp(report)
             finally:
                 os.close(read_fd)
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+                self._end(process)
+
+    def _end(self, process: subprocess.Popen[bytes]) -> None:
+        """Give a worker that delivered a moment to exit, then end its whole group."""
+        delivered = self.stream.report is not None or self.stream.error is not None
+        if delivered and self._stopping is None:
+            deadline = time.monotonic() + EXIT_GRACE_S
+            while not _has_exited(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        lifecycle.kill_group(process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+        lifecycle.forget_group(process.pid)
+
+    def _stamp(self, report: Report) -> Report:
+        """A worker stopped by a signal or --max-time reports it as a Ctrl-C; say which."""
+        if self._stopping is None or report.stop not in (None, StopReason.INTERRUPTED):
+            return report
+        if report.stop is None and report.complete:
+            # It finished before the stop reached it: the whole report stands.
+            return report
+        reason, message = self._stopping
+        return replace(
+            report,
+            stop=reason,
+            stop_message=f"{message} after {len(report.runs)} measured runs",
+            complete=False,
+        )
+
+    def _request_stop(
+        self, process: subprocess.Popen[bytes], reason: tuple[StopReason, str]
+    ) -> None:
+        if self._stopping is not None:
+            return
+        self._stopping = reason
+        self._stopping_at = time.monotonic()
+        # The worker turns SIGINT into a partial report of what it measured and analysed.
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
 
     def _supervise(self, process: subprocess.Popen[bytes], fd: int, log: IO[bytes]) -> Report:
         started = last_event = time.monotonic()
-        interrupted_at: float | None = None
         while True:
+            if self.stream.error is not None:
+                exit_code, message = self.stream.error
+                raise WfleakError.with_code(message, ExitCode(exit_code))
+            if self.stream.report is not None:
+                return self.stream.report
             now = time.monotonic()
-            if interrupted_at is not None and now - interrupted_at > INTERRUPT_GRACE_S:
-                return self._partial(StopReason.INTERRUPTED, "interrupted")
-            if self.max_time is not None and now - started > self.max_time:
-                return self._partial(
-                    StopReason.MAX_TIME, f"stopped by --max-time after {self.max_time:g}s"
-                )
+            signum = lifecycle.received()
+            if signum is not None:
+                self._request_stop(process, _stop_for_signal(signum))
+            if self._stopping is not None and self._stopping_at is not None:
+                if now - self._stopping_at > INTERRUPT_GRACE_S:
+                    reason, message = self._stopping
+                    return self._partial(reason, f"{message} during {self._position()}")
+            elif self.max_time is not None and now - started > self.max_time:
+                message = f"stopped by --max-time after {self.max_time:g}s"
+                self._request_stop(process, (StopReason.MAX_TIME, message))
+                continue
             hang_limit = self._hang_limit()
-            if hang_limit is not None and now - last_event > hang_limit:
+            if self._stopping is None and hang_limit is not None and now - last_event > hang_limit:
                 return self._partial(
                     StopReason.TIMED_OUT,
                     f"{self._position()} hung for more than {hang_limit:g}s "
                     "(it blocks the event loop, so --timeout could not stop it)",
                 )
             try:
-                ready, _, _ = select.select([fd], [], [], 0.2)
+                ready, _, _ = select.select([fd], [], [], POLL_S)
             except KeyboardInterrupt:
-                if interrupted_at is None:
-                    interrupted_at = time.monotonic()
-                    self._forward_interrupt(process)
+                # The Python API: no handlers of ours, Ctrl-C arrives as KeyboardInterrupt.
+                self._request_stop(process, (StopReason.INTERRUPTED, "interrupted"))
                 continue
             if not ready:
+                if _has_exited(process.pid):
+                    # A child it forked may still hold the pipe open: do not wait for EOF.
+                    return self._closed(process, fd, log)
                 continue
-            data = os.read(fd, 1 << 16)
-            if data:
-                last_event = time.monotonic()
-                self._feed(data)
-                continue
-            # The worker closed the pipe: it finished or died.
-            code = process.wait()
-            if self.stream.error is not None:
-                exit_code, message = self.stream.error
-                raise WfleakError.with_code(message, ExitCode(exit_code))
-            if self.stream.report is not None:
-                return self.stream.report
-            if interrupted_at is not None:
+            try:
+                data = os.read(fd, 1 << 16)
+                if data:
+                    last_event = time.monotonic()
+                    self._feed(data)
+                    continue
+            except _Garbled as exc:
                 return self._partial(
-                    StopReason.INTERRUPTED, f"interrupted during {self._position()}"
+                    StopReason.CRASHED,
+                    f"the worker sent an unreadable event during {self._position()} ({exc}); "
+                    "something in the process wrote to wfleak's event pipe",
                 )
-            return self._crashed(code, log)
+            return self._closed(process, fd, log)
 
-    def _forward_interrupt(self, process: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGINT)
+    def _closed(self, process: subprocess.Popen[bytes], fd: int, log: IO[bytes]) -> Report:
+        """The worker closed the pipe or exited: it finished or died."""
+        while select.select([fd], [], [], 0)[0]:
+            data = os.read(fd, 1 << 16)
+            if not data:
+                break
+            try:
+                self._feed(data)
+            except _Garbled:
+                break
+        if self.stream.error is not None:
+            exit_code, message = self.stream.error
+            raise WfleakError.with_code(message, ExitCode(exit_code))
+        if self.stream.report is not None:
+            return self.stream.report
+        if self._stopping is not None:
+            reason, message = self._stopping
+            return self._partial(reason, f"{message} during {self._position()}")
+        lifecycle.kill_group(process.pid)
+        code = process.wait()
+        return self._crashed(code, log)
 
     def _position(self) -> str:
         if self.stream.phase == "warm-up":

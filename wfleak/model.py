@@ -48,6 +48,9 @@ class StopReason(StrEnum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     INTERRUPTED = "interrupted"
+    """Ctrl-C (SIGINT)."""
+    TERMINATED = "terminated"
+    """SIGTERM or SIGHUP: a CI timeout or cancellation, ``docker stop``, a closed terminal."""
     CRASHED = "crashed"
     MAX_TIME = "max_time"
 

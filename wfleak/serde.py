@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import sys
 import types
 import typing
 from enum import Enum
@@ -25,6 +27,19 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every float JSON cannot carry replaced: NaN by null, infinities by the
+    largest finite float of their sign, so that every report is standard JSON (``jq`` and
+    JavaScript reject ``NaN`` and ``Infinity``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else math.copysign(sys.float_info.max, value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -76,13 +91,16 @@ def from_jsonable(cls: Any, data: Any) -> Any:
         return cls(**kwargs)
     if cls is float and isinstance(data, (int, float)) and not isinstance(data, bool):
         return float(data)
+    if cls is float and data is None:
+        # How json_safe writes NaN.
+        return math.nan
     if isinstance(cls, type) and isinstance(data, cls):
         return data
     raise ValueError(f"expected {getattr(cls, '__name__', cls)}, got {type(data).__name__}")
 
 
 def dumps(result: Report | CheckReport) -> str:
-    return json.dumps(to_jsonable(result), indent=2, sort_keys=False) + "\n"
+    return json.dumps(json_safe(to_jsonable(result)), indent=2, allow_nan=False) + "\n"
 
 
 def loads(text: str, source: str = "<string>") -> Report:
@@ -101,6 +119,8 @@ def loads_result(text: str, source: str = "<string>") -> Report | CheckReport:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"Not a wfleak report: {source} is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise UsageError(f"Not a wfleak report: {source} is nested too deeply") from None
     is_check = isinstance(data, dict) and data.get("kind") == "check"
     if (
         not isinstance(data, dict)
@@ -115,6 +135,6 @@ def loads_result(text: str, source: str = "<string>") -> Report | CheckReport:
         )
     try:
         result: Report | CheckReport = from_jsonable(CheckReport if is_check else Report, data)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise UsageError(f"Not a wfleak report: {source}: {exc}") from None
     return result

@@ -56,6 +56,37 @@ def split_spec(spec: str) -> tuple[str, str]:
     return module_part, attr_part
 
 
+MAX_TARGET_CHARS = 1024
+"""Longer than any real target; a bound, so a runaway string is refused in one line."""
+
+
+def _brief(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_target_string(spec: str) -> str:
+    """Refuse, before any worker starts, a target string the system or the importer would
+    reject with an error of its own (a name too long, a path too deep)."""
+    if not isinstance(spec, str) or not spec:
+        raise TargetError(f"Invalid target {spec!r}: expected 'package.module:attr'")
+    if "\0" in spec or any(ord(c) < 32 for c in spec):
+        raise TargetError(f"Invalid target {_brief(repr(spec))}: it holds control characters")
+    if len(spec) > MAX_TARGET_CHARS:
+        raise TargetError(
+            f"Invalid target {_brief(spec)!r}: {len(spec)} characters, more than the "
+            f"{MAX_TARGET_CHARS} a target may have"
+        )
+    module_part, _ = split_spec(spec)
+    if _is_path(module_part):
+        for part in module_part.replace("\\", "/").split("/"):
+            if len(os.fsencode(part)) > 255:
+                raise TargetError(
+                    f"Invalid target {_brief(spec)!r}: the name {_brief(part)!r} is longer "
+                    "than the 255 bytes a file name may have"
+                )
+    return spec
+
+
 def _is_path(module_part: str) -> bool:
     return module_part.endswith(".py") or os.sep in module_part or "/" in module_part
 
@@ -213,11 +244,17 @@ def classify(spec: str, obj: Any, runner: bool) -> TargetKind:
 
 
 def load_target(spec: str, runner: bool = False) -> Target:
+    check_target_string(spec)
     module_part, attr_part = split_spec(spec)
     missing = framework.missing_engine()
     if missing is not None:
         raise TargetError(missing)
-    module, module_name = _import_module(module_part)
+    try:
+        module, module_name = _import_module(module_part)
+    except (OSError, RecursionError, MemoryError) as exc:
+        # The system refused the name: it is the target string that is wrong.
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise TargetError(f"Invalid target {_brief(spec)!r}: {reason}") from None
     obj = _resolve_attr(module, module_name, attr_part)
     kind = classify(spec, obj, runner)
     return Target(

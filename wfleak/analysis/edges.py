@@ -32,13 +32,13 @@ def _safe_vars(obj: Any) -> dict[str, Any] | None:
         namespace = object.__getattribute__(obj, "__dict__")
     except (AttributeError, TypeError):
         return None
-    return namespace if isinstance(namespace, dict) else None
+    return namespace if issubclass(type(namespace), dict) else None
 
 
 def _slots(tp: type) -> Iterator[str]:
     for klass in tp.__mro__:
         slots = klass.__dict__.get("__slots__", ())
-        if isinstance(slots, str):
+        if issubclass(type(slots), str):
             slots = (slots,)
         for name in slots:
             if name not in ("__dict__", "__weakref__"):
@@ -46,7 +46,7 @@ def _slots(tp: type) -> Iterator[str]:
 
 
 def _key_text(key: Any) -> str:
-    if isinstance(key, str):
+    if issubclass(type(key), str):
         return repr(key) if not key.isidentifier() else f"'{key}'"
     return safe_repr(key, 40)
 
@@ -72,7 +72,7 @@ def _local_label(frame: types.FrameType | None, dst: Any) -> str | None:
 def _coroutine_frame(obj: Any) -> types.FrameType | None:
     for attribute in ("cr_frame", "gi_frame", "ag_frame"):
         frame = getattr(obj, attribute, None)
-        if isinstance(frame, types.FrameType):
+        if issubclass(type(frame), types.FrameType):
             return frame
     return None
 
@@ -89,7 +89,7 @@ def _attribute_label(src: Any, dst: Any) -> str | None:
                 return f".{name}"
         except AttributeError:
             continue
-    if module_of(type(src)) in _C_MODULES or isinstance(src, asyncio.Future):
+    if module_of(type(src)) in _C_MODULES or issubclass(type(src), asyncio.Future):
         for name in dir(type(src)):
             if name.startswith("__"):
                 continue
@@ -110,58 +110,58 @@ def label(src: Any, dst: Any) -> str:
 
 
 def _label(src: Any, dst: Any) -> str | None:
-    if isinstance(src, dict):
+    if issubclass(type(src), dict):
         for key, value in src.items():
             if value is dst:
                 return f"[{_key_text(key)}]"
             if key is dst:
                 return "(dict key)"
         return None
-    if isinstance(src, (list, tuple, deque)):
+    if issubclass(type(src), (list, tuple, deque)):
         for position, item in enumerate(src):
             if item is dst:
                 return f"[{position}]"
         return None
-    if isinstance(src, (set, frozenset)):
+    if issubclass(type(src), (set, frozenset)):
         return "{member}"
-    if isinstance(src, types.FrameType):
+    if issubclass(type(src), types.FrameType):
         if src.f_back is dst:
             return ".f_back"
         return _local_label(src, dst)
-    if isinstance(src, (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)):
+    if issubclass(type(src), (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)):
         return _local_label(_coroutine_frame(src), dst) or (
             ".cr_await" if getattr(src, "cr_await", None) is dst else None
         )
-    if isinstance(src, types.TracebackType):
+    if issubclass(type(src), types.TracebackType):
         return ".tb_frame" if src.tb_frame is dst else ".tb_next"
-    if isinstance(src, types.CellType):
+    if issubclass(type(src), types.CellType):
         return ".cell_contents"
-    if isinstance(src, types.MethodType):
+    if issubclass(type(src), types.MethodType):
         return ".__self__" if src.__self__ is dst else ".__func__"
-    if isinstance(src, types.BuiltinMethodType) and getattr(src, "__self__", None) is dst:
+    if issubclass(type(src), types.BuiltinMethodType) and getattr(src, "__self__", None) is dst:
         return ".__self__"
-    if isinstance(src, asyncio.Future):
+    if issubclass(type(src), asyncio.Future):
         for position, (callback, _context) in enumerate(src._callbacks or ()):
             if callback is dst:
                 return f"._callbacks[{position}]"
-        if isinstance(dst, types.TracebackType):
+        if issubclass(type(dst), types.TracebackType):
             return "._exception's traceback"
-    if type(src).__name__ == "_lru_cache_wrapper" and isinstance(dst, dict):
+    if type(src).__name__ == "_lru_cache_wrapper" and issubclass(type(dst), dict):
         return "(cache)"
-    if isinstance(src, contextvars.Context):
+    if issubclass(type(src), contextvars.Context):
         for var, value in src.items():
             if value is dst:
                 return f"[ContextVar '{var.name}']"
         return None
-    if isinstance(src, asyncio.Task) and isinstance(dst, contextvars.Context):
+    if issubclass(type(src), asyncio.Task) and issubclass(type(dst), contextvars.Context):
         return "._context (copied contextvars)"
-    if isinstance(src, asyncio.Handle) and isinstance(dst, contextvars.Context):
+    if issubclass(type(src), asyncio.Handle) and issubclass(type(dst), contextvars.Context):
         return "._context (copied contextvars)"
-    if isinstance(src, BaseException):
+    if issubclass(type(src), BaseException):
         for name in ("__traceback__", "__context__", "__cause__", "args"):
             if getattr(src, name, None) is dst:
                 return f".{name}"
-    if isinstance(src, types.FunctionType):
+    if issubclass(type(src), types.FunctionType):
         if src.__globals__ is dst:
             return ".__globals__"
         if src.__defaults__ is dst:
@@ -199,15 +199,15 @@ def compress(path: Sequence[Any]) -> list[Hop]:
         src, nxt = path[i], path[i + 1]
         after = path[i + 2] if i + 2 < len(path) else None
         # An object's (or module's, or class's) own namespace dict: name the attribute.
-        if isinstance(nxt, dict) and after is not None and _is_namespace_of(src, nxt):
+        if issubclass(type(nxt), dict) and after is not None and _is_namespace_of(src, nxt):
             key = _label(nxt, after) or UNKNOWN_EDGE
             text = "." + key[2:-2] if key.startswith("['") else key
             hops.append(Hop(src, text))
             i += 2
             continue
         if (
-            isinstance(src, types.FunctionType)
-            and isinstance(nxt, tuple)
+            issubclass(type(src), types.FunctionType)
+            and issubclass(type(nxt), tuple)
             and nxt is src.__closure__
             and after is not None
             and i + 3 < len(path)
@@ -215,7 +215,7 @@ def compress(path: Sequence[Any]) -> list[Hop]:
             hops.append(Hop(src, _closure_label(src, after) or ".__closure__"))
             i += 3
             continue
-        if isinstance(src, contextvars.Context) and _is_hamt(nxt):
+        if issubclass(type(src), contextvars.Context) and _is_hamt(nxt):
             j = i + 1
             while j < len(path) - 1 and _is_hamt(path[j]):
                 j += 1
@@ -228,9 +228,9 @@ def compress(path: Sequence[Any]) -> list[Hop]:
 
 
 def _is_namespace_of(owner: Any, namespace: dict[Any, Any]) -> bool:
-    if isinstance(owner, types.ModuleType):
+    if issubclass(type(owner), types.ModuleType):
         return owner.__dict__ is namespace
-    if isinstance(owner, type):
+    if issubclass(type(owner), type):
         try:
             return all(namespace.get(k) is v for k, v in vars(owner).items())
         except Exception:
@@ -250,7 +250,7 @@ def type_label(obj: Any) -> str:
 
 def display_type(obj: Any) -> str:
     """The type as a path shows it; a function is named, since "function" says nothing."""
-    if isinstance(obj, types.FunctionType):
+    if issubclass(type(obj), types.FunctionType):
         return f"function {obj.__name__}"
     return type_label(obj)
 
@@ -271,32 +271,32 @@ def node_label(obj: Any) -> str:
 
 
 def _node_label(obj: Any) -> str:
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return f"module {obj.__name__}"
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):
         return f"class {module_of(obj)}.{obj.__qualname__}"
-    if isinstance(obj, (dict, list, tuple, set, frozenset, deque)):
+    if issubclass(type(obj), (dict, list, tuple, set, frozenset, deque)):
         return f"{type(obj).__name__} ({len(obj)} items)"
-    if isinstance(obj, types.FunctionType):
+    if issubclass(type(obj), types.FunctionType):
         return f"function {obj.__qualname__}"
-    if isinstance(obj, types.FrameType):
+    if issubclass(type(obj), types.FrameType):
         return f"frame {_frame_text(obj)}"
-    if isinstance(obj, (types.CoroutineType, types.GeneratorType)):
+    if issubclass(type(obj), (types.CoroutineType, types.GeneratorType)):
         frame = _coroutine_frame(obj)
         where = f" at {display_path(frame.f_code.co_filename)}:{frame.f_lineno}" if frame else ""
         return f"coroutine {obj.__qualname__}{where}"
-    if isinstance(obj, asyncio.Task):
+    if issubclass(type(obj), asyncio.Task):
         coro = obj.get_coro()
         state = "done" if obj.done() else "pending"
         return f"Task {getattr(coro, '__qualname__', type(coro).__name__)} ({state})"
-    if isinstance(obj, asyncio.TimerHandle):
+    if issubclass(type(obj), asyncio.TimerHandle):
         state = "cancelled" if obj.cancelled() else f"due at {obj.when():.0f}"
         return f"TimerHandle ({state})"
-    if isinstance(obj, asyncio.AbstractEventLoop):
+    if issubclass(type(obj), asyncio.AbstractEventLoop):
         return f"event loop {type(obj).__name__}"
     run_id = _safe_vars(obj) and _safe_vars(obj).get("run_id")  # type: ignore[union-attr]
-    if isinstance(run_id, str):
+    if type(run_id) is str:
         return f"{type_label(obj)} run {truncate(run_id, 12)}"
-    if isinstance(obj, (str, bytes, int, float)):
+    if issubclass(type(obj), (str, bytes, int, float)):
         return safe_repr(obj, 40)
     return type_label(obj)

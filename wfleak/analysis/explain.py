@@ -68,10 +68,11 @@ def _priority(obj: Any) -> int:
     engines = framework.engines()
     for rank, attribute in ((0, "context"), (1, "handler"), (4, "event")):
         if any(
-            isinstance(cls := getattr(e, attribute), type) and isinstance(obj, cls) for e in engines
+            isinstance(cls := getattr(e, attribute), type) and issubclass(type(obj), cls)
+            for e in engines
         ):
             return rank
-    if isinstance(obj, asyncio.Task):
+    if issubclass(type(obj), asyncio.Task):
         return 3
     return _LOWEST_PRIORITY
 
@@ -95,9 +96,11 @@ def is_own(obj: Any) -> bool:
     tp = type(obj)
     if module_of(tp).startswith("wfleak."):
         return True
-    if isinstance(obj, types.FrameType):
+    if issubclass(type(obj), types.FrameType):
         code: Any = obj.f_code
-    elif isinstance(obj, (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)):
+    elif issubclass(
+        type(obj), (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)
+    ):
         code = (
             getattr(obj, "cr_code", None)
             or getattr(obj, "gi_code", None)
@@ -105,7 +108,7 @@ def is_own(obj: Any) -> bool:
         )
     else:
         return False
-    return isinstance(code, types.CodeType) and is_own_file(code.co_filename)
+    return issubclass(type(code), types.CodeType) and is_own_file(code.co_filename)
 
 
 @dataclass
@@ -176,7 +179,7 @@ def render_path(root: Root, hops: Sequence[Hop], target: Any) -> str:
     for k, hop in enumerate(hops):
         text += hop.label if hop.label[:1] in ".[{" else f" ({hop.label})"
         held = hops[k + 1].holder if k + 1 < len(hops) else target
-        if not isinstance(held, _PLUMBING) or held is target:
+        if not issubclass(type(held), _PLUMBING) or held is target:
             text += f" → {display_type(held)}"
     return text
 
@@ -216,7 +219,7 @@ def _container_name(root: Root, hops: Sequence[Hop]) -> tuple[str | None, str | 
     if root.kind is RootKind.MODULE:
         return name, getattr(holder, "__file__", None)
     if root.kind in (RootKind.CLASS, RootKind.SHARED_WORKFLOW, RootKind.REUSED_CONTEXT):
-        klass = holder if isinstance(holder, type) else type(holder)
+        klass = holder if issubclass(type(holder), type) else type(holder)
         module = sys.modules.get(module_of(klass))
         return name, getattr(module, "__file__", None)
     return None, None
@@ -241,9 +244,12 @@ def _task_creation(objects: Sequence[Any], allocation: dict[int, list[Frame]]) -
 
 def _cache_definition(objects: Sequence[Any]) -> tuple[str, int] | None:
     for obj in objects:
+        # The type first: an attribute read on anything else could run the user's code.
+        if type(obj).__name__ != "_lru_cache_wrapper":
+            continue
         wrapped = getattr(obj, "__wrapped__", None)
         code = getattr(wrapped, "__code__", None)
-        if type(obj).__name__ == "_lru_cache_wrapper" and code is not None:
+        if code is not None:
             return display_path(code.co_filename), code.co_firstlineno
     return None
 
@@ -416,7 +422,7 @@ def _app_holder(hops: Sequence[Hop]) -> bool:
     for hop in hops:
         module = sys.modules.get(module_of(type(hop.holder)))
         filename = getattr(module, "__file__", None)
-        if isinstance(filename, str) and is_user_file(filename):
+        if issubclass(type(filename), str) and is_user_file(filename):
             return True
     return False
 
@@ -470,7 +476,7 @@ class CycleInspector:
         ids = graph.chain(hops, ring_objects[0], root=False)
         text = display_type(ring_objects[0]) + "".join(
             (h.label if h.label[:1] in ".[{" else f" ({h.label})")
-            + (f" → {display_type(nxt)}" if not isinstance(nxt, _PLUMBING) else "")
+            + (f" → {display_type(nxt)}" if not issubclass(type(nxt), _PLUMBING) else "")
             for h, nxt in zip(hops, [*(x.holder for x in hops[1:]), ring_objects[0]], strict=True)
         )
         sketch = CycleSketch(
@@ -502,7 +508,9 @@ class CycleInspector:
                     rank = _priority(obj)
                 else:
                     # Rings of closures read best from the function: "closure 'x'" edges.
-                    rank = _LOWEST_PRIORITY + (1 if isinstance(obj, types.FunctionType) else 2)
+                    rank = _LOWEST_PRIORITY + (
+                        1 if issubclass(type(obj), types.FunctionType) else 2
+                    )
                 candidate = (rank, -len(component), component, k)
                 if best is None or candidate[:2] < best[:2]:
                     best = candidate

@@ -57,11 +57,11 @@ class RootFinder:
         held = self._held.get(id(obj))
         if held is not None:
             return Root(held, type(obj).__qualname__)
-        if isinstance(obj, types.ModuleType):
+        if issubclass(type(obj), types.ModuleType):
             return Root(RootKind.MODULE, obj.__name__)
-        if isinstance(obj, type):
+        if issubclass(type(obj), type):
             return Root(RootKind.CLASS, f"{module_of(obj)}.{obj.__qualname__}")
-        if isinstance(obj, asyncio.AbstractEventLoop):
+        if issubclass(type(obj), asyncio.AbstractEventLoop):
             return Root(RootKind.EVENT_LOOP, "event loop")
         return None
 
@@ -179,6 +179,6 @@ def _untracked_children_size(obj: Any, depth: int = 3) -> int:
         # References counted: the holder, the referents list, the loop variable, the argument.
         if not gc.is_tracked(child) and sys.getrefcount(child) <= 4:
             total += size_of(child)
-            if depth > 1 and isinstance(child, (dict, tuple)):
+            if depth > 1 and issubclass(type(child), (dict, tuple)):
                 total += _untracked_children_size(child, depth - 1)
     return total

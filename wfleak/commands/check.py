@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from wfleak import options
+from wfleak import lifecycle, options
 from wfleak.commands import common, parallel
 from wfleak.commands.signature import Given, command
 from wfleak.config import TargetConfig, load_config, thresholds_from
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 EXIT_CODES = (
     "Exit codes: 0 every target passed; 1 at least one target leaks beyond its thresholds; "
     "2 usage or configuration error, or a target could not be loaded; 3 a target's workflow "
-    "failed, timed out, hung or crashed; 130 interrupted. With several targets the first of "
-    "130, 2, 3, 1 that applies."
+    "failed, timed out, hung or crashed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); "
+    "129 hung up (SIGHUP). With several targets the first of 130/143/129, 2, 3, 1 that "
+    "applies. Stopped by a signal, every output is still written with the targets checked."
 )
 _EXIT_FOR = {
     TargetStatus.PASSED: ExitCode.OK,
@@ -44,7 +45,8 @@ _PRECEDENCE = (ExitCode.INTERRUPTED, ExitCode.USAGE, ExitCode.WORKFLOW_FAILED, E
 
 def exit_code(results: list[TargetResult]) -> ExitCode:
     codes = {_EXIT_FOR[r.status] for r in results}
-    return next((code for code in _PRECEDENCE if code in codes), ExitCode.OK)
+    code = next((code for code in _PRECEDENCE if code in codes), ExitCode.OK)
+    return common.signal_exit_code() if code is ExitCode.INTERRUPTED else code
 
 
 def _settings_kwargs(configured: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +64,7 @@ def check_target(
     console: Console | None,
     verbosity: Verbosity | None = None,
     named: bool = False,
+    show_secrets: bool = False,
 ) -> TargetResult:
     """One target analysed and judged; ``console`` shows its progress (none when targets run
     side by side in a terminal: one progress display at a time fits it), ``named`` puts the
@@ -96,7 +99,10 @@ def check_target(
                 max_time=config.options.get("max-time"),
                 cwd=config.workdir,
                 observer=progress.update,
+                show_secrets=show_secrets,
             )
+    except lifecycle.Interrupted as stopped:
+        return result(TargetStatus.INTERRUPTED, message=lifecycle.describe(stopped.signum))
     except WfleakError as exc:
         failed = exc.exit_code is ExitCode.WORKFLOW_FAILED
         status = TargetStatus.RUN_FAILED if failed else TargetStatus.NOT_LOADED
@@ -211,29 +217,39 @@ def check(target: str | None, given: Given) -> None:
     named = len(targets) > 1
     results: list[TargetResult] = []
     name_width = max(len(t.name) for t in targets)
-    for checked in parallel.in_order(
-        targets,
-        lambda configured: check_target(configured, baseline, progress_console, verbosity, named),
-        jobs,
-        stop_requested=lambda: False,
-        is_final=lambda checked: checked.status is TargetStatus.INTERRUPTED,
-    ):
-        summary.render_target(checked, out, name_width)
-        results.append(checked)
-    outcome = CheckReport(
-        environment=environment(),
-        targets=results,
-        config=str(found_config) if found_config else None,
-        baseline=str(baseline_path) if baseline_path else None,
-    )
-    out.print(summary.totals_line(outcome), markup=False, highlight=False)
-    if json_path is not None:
-        common.write_output(dumps(outcome), json_path)
-    if junit_path is not None:
-        common.write_output(render_junit(outcome), junit_path)
-    if github_output:
-        _write_github(outcome)
-    raise typer.Exit(int(exit_code(results)))
+    show_secrets = given[options.SHOW_SECRETS]
+    # From here a signal stops the running targets only (each worker sends what it
+    # measured) and no further target starts; every finished target's outputs are still
+    # written. A second signal exits at once.
+    with lifecycle.deferred():
+        for checked in parallel.in_order(
+            targets,
+            lambda configured: check_target(
+                configured, baseline, progress_console, verbosity, named, show_secrets
+            ),
+            jobs,
+            stop_requested=lambda: lifecycle.received() is not None,
+            is_final=lambda checked: checked.status is TargetStatus.INTERRUPTED,
+        ):
+            summary.render_target(checked, out, name_width)
+            results.append(checked)
+        outcome = CheckReport(
+            environment=environment(),
+            targets=results,
+            config=str(found_config) if found_config else None,
+            baseline=str(baseline_path) if baseline_path else None,
+        )
+        out.print(summary.totals_line(outcome), markup=False, highlight=False)
+        if json_path is not None:
+            common.write_output(dumps(outcome), json_path)
+        if junit_path is not None:
+            common.write_output(render_junit(outcome), junit_path)
+        if github_output:
+            _write_github(outcome)
+        code = exit_code(results)
+        if lifecycle.received() is not None:
+            code = common.signal_exit_code()
+    raise typer.Exit(int(code))
 
 
 COMMAND = check

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from wfleak import options
+from wfleak import lifecycle, options
 from wfleak.commands.signature import Given
 from wfleak.errors import ExitCode, UsageError
 from wfleak.files import read_text
 from wfleak.model import Report, ServiceRequest, Settings, StopReason
 from wfleak.options.kinds import CommandLineError, Fields
+from wfleak.report import safety
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,7 +48,7 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     from rich.console import Console
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"wfleak: error: {message}", markup=False
+        f"wfleak: error: {safety.terminal(message)}", markup=False
     )
     raise typer.Exit(int(code))
 
@@ -102,9 +103,17 @@ def write_json(report: Report, path: str) -> None:
     write_output(dumps(report), path)
 
 
+def signal_exit_code() -> ExitCode:
+    """130, 143 or 129: the code for the signal that stopped the command."""
+    signum = lifecycle.received()
+    return ExitCode(lifecycle.exit_code(signum)) if signum is not None else ExitCode.INTERRUPTED
+
+
 def exit_code_for(report: Report) -> ExitCode:
     if report.stop is StopReason.INTERRUPTED:
         return ExitCode.INTERRUPTED
+    if report.stop is StopReason.TERMINATED:
+        return signal_exit_code()
     if report.stop is not None:
         return ExitCode.WORKFLOW_FAILED
     return ExitCode.OK
@@ -150,7 +159,11 @@ def analyze_with_progress(settings: Settings, given: Given, cwd: str | None = No
     display = ProgressDisplay(Console(stderr=True), verbosity=verbosity(given))
     with display as progress:
         return run_analysis(
-            settings, max_time=given[options.MAX_TIME], cwd=cwd, observer=progress.update
+            settings,
+            max_time=given[options.MAX_TIME],
+            cwd=cwd,
+            observer=progress.update,
+            show_secrets=given[options.SHOW_SECRETS],
         )
 
 
@@ -161,6 +174,6 @@ def report_stop(report: Report) -> ExitCode:
         from rich.console import Console
 
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"wfleak: {report.stop_message}", markup=False
+            f"wfleak: {safety.terminal(report.stop_message)}", markup=False
         )
     return code

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wfleak import options
+from wfleak import lifecycle, options
 from wfleak.commands import common
 from wfleak.commands.signature import Given, command
 from wfleak.errors import ExitCode, UsageError
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 EXIT_CODES = (
     "Exit codes: 0 diagram written; 2 usage error, unreadable --from report, or Graphviz "
     "missing for svg/png; 3 the workflow failed, timed out, hung or crashed (the diagram of "
-    "what was measured is still written); 130 interrupted."
+    "what was measured is still written); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); "
+    "129 hung up (SIGHUP)."
 )
 
 
@@ -136,7 +137,8 @@ def graph(target: str | None, given: Given) -> None:
     else:
         assert target is not None
         settings = common.build_settings(target, given, "graph")
-        report = common.analyze_with_progress(settings, given)
+        with lifecycle.deferred():
+            report = common.analyze_with_progress(settings, given)
         code = common.report_stop(report)
     from wfleak.report import diagram
 

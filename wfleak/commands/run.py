@@ -6,14 +6,15 @@ import os
 
 import typer
 
-from wfleak import options
+from wfleak import lifecycle, options
 from wfleak.commands import common
 from wfleak.commands.signature import Given, command
 from wfleak.errors import UsageError
 
 EXIT_CODES = (
     "Exit codes: 0 analysis done (whatever it found); 2 usage or target error; "
-    "3 the workflow failed, timed out, hung or crashed; 130 interrupted."
+    "3 the workflow failed, timed out, hung or crashed; 130 interrupted (Ctrl-C); "
+    "143 terminated (SIGTERM); 129 hung up (SIGHUP)."
 )
 
 
@@ -39,12 +40,16 @@ def run(target: str, given: Given) -> None:
             raise UsageError(
                 f"--memray: {memray_file} exists; give --force to overwrite it or another FILE"
             )
-    report = common.analyze_with_progress(settings, given)
-    # With the JSON on stdout, the human report moves to stderr.
-    terminal.render(report, common.console(stderr=json_path == "-"))
-    if json_path is not None:
-        common.write_json(report, json_path)
-    raise typer.Exit(int(common.report_stop(report)))
+    # From here a signal stops the worker and the report of what it measured is still
+    # printed and written; a second signal exits at once.
+    with lifecycle.deferred():
+        report = common.analyze_with_progress(settings, given)
+        # With the JSON on stdout, the human report moves to stderr.
+        terminal.render(report, common.console(stderr=json_path == "-"))
+        if json_path is not None:
+            common.write_json(report, json_path)
+        code = common.report_stop(report)
+    raise typer.Exit(int(code))
 
 
 COMMAND = run

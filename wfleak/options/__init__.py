@@ -331,6 +331,17 @@ FORCE = declare(
         commands=frozenset({"run"}),
     )
 )
+SHOW_SECRETS = declare(
+    Option(
+        "show_secrets",
+        Flag(),
+        False,
+        "Show strings that look like credentials (API keys, tokens, passwords) as they are; "
+        "by default they are masked as *** in every output.",
+        commands=ANALYSIS,
+        api=True,
+    )
+)
 TRACE_FRAMES = declare(
     Option(
         "trace_frames",

@@ -9,7 +9,6 @@ only add where the value came from (``pyproject.toml: tool.wfleak.warmup: ...``,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from wfleak import jsontext
 from wfleak.errors import UsageError
 from wfleak.model import AllowRule, ServiceRequest
 
@@ -204,18 +204,18 @@ class Fields(Kind[dict[str, object]]):
     def check(self, value: object) -> dict[str, object]:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             raise self.refuse(value)
+        # The fields travel to the worker and into the report as standard JSON.
+        try:
+            jsontext.check_value(dict(value))
+        except jsontext.JsonProblem as exc:
+            raise Invalid(str(exc)) from None
         return dict(value)
 
     def from_command_line(self, value: Any, flag: str) -> dict[str, object]:
         try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise CommandLineError(
-                f"{flag} is not valid JSON: {exc.msg} at position {exc.pos}"
-            ) from None
-        if not isinstance(parsed, dict):
-            raise CommandLineError(f"{flag} must be a JSON object, got {type(parsed).__name__}")
-        return parsed
+            return jsontext.load_object(value)
+        except jsontext.JsonProblem as exc:
+            raise CommandLineError(f"{flag} {exc}") from None
 
     def schema(self) -> dict[str, Any]:
         return {"type": "object"}

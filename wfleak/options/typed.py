@@ -39,6 +39,7 @@ class AnalyzeOptions(SettingsOptions, total=False):
     """Keyword arguments of :func:`wfleak.analyze`."""
 
     max_time: float | None
+    show_secrets: bool
 
 
 class CheckOptions(AnalyzeOptions, total=False):

@@ -4,7 +4,6 @@ and the helpers that keep the tool's own work out of what the probes count."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ from wfleak.analysis.explain import CycleInspector
 from wfleak.driver import RunOutcome, RunProvider, run_with_timeout
 from wfleak.model import RunSample, Settings, StopReason
 from wfleak.phases.progress import Observer
-from wfleak.probes import allocator, memory
+from wfleak.probes import allocator, collector, memory
 from wfleak.probes import leftovers as leftover_probe
 from wfleak.probes.tracker import ObjectTracker
 from wfleak.serde import from_jsonable, to_jsonable
@@ -50,23 +49,23 @@ class SampleLog:
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Automatic collections off, so cycle garbage waits for the probe's own collection."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    was_enabled = collector.isenabled()
+    collector.disable()
     try:
         yield
     finally:
         if was_enabled:
-            gc.enable()
+            collector.enable()
 
 
 @contextmanager
 def frozen_heap() -> Iterator[None]:
-    gc.collect()
-    gc.freeze()
+    collector.collect()
+    collector.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        collector.unfreeze()
 
 
 @contextmanager
@@ -81,8 +80,8 @@ def heap_built_uncollected() -> Iterator[None]:
     """
     with collector_paused():
         yield
-    gc.collect()
-    gc.freeze()
+    collector.collect()
+    collector.freeze()
 
 
 def traced_bytes() -> int:
@@ -148,7 +147,7 @@ class Instruments:
     def adopt_young(self) -> int:
         """Watch what the last run made and left alive, and count its framework objects: with
         automatic collection paused, the youngest generation holds exactly that."""
-        young = gc.get_objects(generation=0)
+        young = collector.get_objects(generation=0)
         created = self.tracker.adopt(young)
         self.timers.adopt(young)
         del young

@@ -9,7 +9,6 @@ view, so what the probes count is what the runs left behind.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ from wfleak.phases.instruments import (
     stop_after_failure,
 )
 from wfleak.phases.progress import Progress
+from wfleak.probes import collector, memory
 from wfleak.probes import leftovers as leftover_probe
-from wfleak.probes import memory
 from wfleak.probes.cycles import collect_cycle_garbage
 from wfleak.probes.process import rss_bytes
 from wfleak.serde import from_jsonable, to_jsonable
@@ -91,11 +90,11 @@ class Measurer:
         pending = sum(
             1
             for obj in tools.tracker.live_objects()
-            if isinstance(obj, asyncio.Task) and not obj.done()
+            if issubclass(type(obj), asyncio.Task) and not obj.done()
         )
         traced = tools.allocated()
         own = tools.tracker.alive() + tools.timers.alive()
-        gc_objects = len(gc.get_objects()) - own
+        gc_objects = len(collector.get_objects()) - own
         return RunSample(
             index=index,
             ok=outcome.ok,
@@ -155,7 +154,7 @@ class Measurer:
             tasks = [
                 t
                 for t in tools.tracker.live_objects()
-                if isinstance(t, asyncio.Task) and not t.done()
+                if issubclass(type(t), asyncio.Task) and not t.done()
             ]
             scheduled = scheduled_ids()
             timers = [t for t in tools.timers.live_objects() if id(t) in scheduled]

@@ -4,7 +4,6 @@ to tell where the leaked memory was allocated and which objects to explain."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +15,8 @@ from wfleak.model import AllocationSite, Frame
 from wfleak.phases.instruments import Instruments
 from wfleak.phases.measure import MeasureResult
 from wfleak.phases.progress import Progress
+from wfleak.probes import collector, memory
 from wfleak.probes import leftovers as leftover_probe
-from wfleak.probes import memory
 
 TRACED_RUNS = 4
 """Runs traced with full tracebacks after measured runs that found a leak: the snapshots
@@ -81,7 +80,7 @@ def _growth_samples(instruments: Instruments, measured: MeasureResult) -> list[A
     growing = {row.type_name for row in measured.type_growth[:3] if row.delta >= minimum}
     traced: dict[str, list[Any]] = {name: [] for name in growing}
     untraced: dict[str, list[Any]] = {name: [] for name in growing}
-    for obj in gc.get_objects():
+    for obj in collector.get_objects():
         name = framework.type_name(type(obj))
         if name not in growing or len(traced[name]) >= 3:
             continue
@@ -126,7 +125,7 @@ async def trace_allocations(
         instruments.adopt_young()
         leftover_probe.drop_cancelled_timers(asyncio.get_running_loop())
         instruments.clear_type_cache()
-        gc.collect()
+        collector.collect()
         if index == 1:
             first = memory.take_snapshot()
         instruments.observer(Progress("trace", index, total))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import gc
+import gc as _gc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from wfleak.framework import short_type_name
+from wfleak.probes import collector
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,13 @@ def collect_cycle_garbage(
     memory (``allocated``: the allocators' or tracemalloc's count) across that second
     collection.
     """
-    previous_debug = gc.get_debug()
-    gc.set_debug(previous_debug | gc.DEBUG_SAVEALL)
+    previous_debug = collector.get_debug()
+    collector.set_debug(previous_debug | _gc.DEBUG_SAVEALL)
     try:
-        gc.collect()
+        collector.collect()
     finally:
-        gc.set_debug(previous_debug)
-    garbage = gc.garbage
+        collector.set_debug(previous_debug)
+    garbage = _gc.garbage
     framework_types = Counter(
         short_type_name(type(obj)) for obj in garbage if is_framework(type(obj))
     )
@@ -49,7 +50,7 @@ def collect_cycle_garbage(
         return CycleGarbage(objects=0, bytes=0, framework_types={})
     before = allocated()
     garbage.clear()
-    gc.collect()
+    collector.collect()
     after = allocated()
     return CycleGarbage(
         objects=count, bytes=max(0, before - after), framework_types=dict(framework_types)

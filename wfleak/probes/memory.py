@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import site
 import sys
@@ -14,6 +13,7 @@ from functools import cache
 
 from wfleak.framework import type_name
 from wfleak.model import AllocationSite, Frame, TypeGrowth
+from wfleak.probes import collector
 
 _WFLEAK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -137,7 +137,7 @@ def live_type_counts(
     """Counts by type of GC-tracked objects the collector sees (frozen objects are not seen),
     or of ``objects``."""
     counts: Counter[str] = Counter()
-    for obj in gc.get_objects() if objects is None else objects:
+    for obj in collector.get_objects() if objects is None else objects:
         if not exclude(obj):
             counts[type_name(type(obj))] += 1
     return counts

@@ -73,4 +73,6 @@ class ObjectTracker:
         return [obj for ref in list(self._refs.values()) if (obj := ref()) is not None]
 
     def is_own(self, obj: Any) -> bool:
-        return obj is self._refs or isinstance(obj, _Ref)
+        # type(), not isinstance(): isinstance reads obj.__class__, which a lazy proxy
+        # (werkzeug's LocalProxy, Django's SimpleLazyObject) forwards to code that may raise.
+        return obj is self._refs or type(obj) is _Ref

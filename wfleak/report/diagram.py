@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from wfleak.analysis.verdict import format_bytes
 from wfleak.errors import UsageError
 from wfleak.model import Edge, Finding, FindingKind, Node, Report
+from wfleak.report import safety
 
 
 @dataclass(frozen=True)
@@ -148,5 +149,6 @@ def _edge(prefix: str, edge: Edge, finding: Finding) -> DiagramEdge:
     return DiagramEdge(prefix + edge.source, prefix + edge.target, edge.label, closes)
 
 
-def escape(text: str, quote: str = '"') -> str:
-    return text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", " ")
+def escape(text: str) -> str:
+    """A quoted DOT string's text."""
+    return safety.dot(text)

@@ -8,11 +8,12 @@ is Markdown with the top finding's Mermaid diagram, which GitHub renders.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from wfleak.analysis.verdict import format_growth
 from wfleak.model import CheckReport, Finding, Frame, TargetResult, TargetStatus
-from wfleak.report import diagram
+from wfleak.report import diagram, safety
 from wfleak.report.junit import finding_text
 from wfleak.report.mermaid import render_mermaid
 from wfleak.report.summary import growth_per_run, status_word, top_finding, totals_line
@@ -21,6 +22,9 @@ SUMMARY_MAX_NODES = 14
 
 
 def _escape_data(text: str) -> str:
+    # Control characters first (shown as escapes), then the command's own encoding, which
+    # keeps the whole annotation on one log line.
+    text = safety.terminal_block(text)
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -80,7 +84,7 @@ def annotation_lines(check: CheckReport, workspace: Path) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return safety.markdown(text)
 
 
 def _row(result: TargetResult) -> str:
@@ -94,21 +98,24 @@ def _row(result: TargetResult) -> str:
         detail = finding.headline
     else:
         detail = ""
-    cells = [icon, f"`{result.name}`", status_word(result), growth_text, detail]
-    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+    cells = [icon, safety.code_span(result.name), status_word(result), growth_text, _cell(detail)]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _details(result: TargetResult) -> list[str]:
     finding = top_finding(result)
     if finding is None or result.report is None or result.status is TargetStatus.PASSED:
         return []
-    lines = ["", f"### `{result.name}`: {finding.headline}", "", finding.summary, ""]
+    name, md = safety.code_span(result.name), safety.markdown
+    lines = ["", f"### {name}: {md(finding.headline)}", "", md(finding.summary), ""]
     if finding.explanation:
-        lines += [finding.explanation, ""]
+        lines += [md(finding.explanation), ""]
     if finding.fix:
-        lines += [f"**Fix:** {finding.fix}", ""]
+        lines += [f"**Fix:** {md(finding.fix)}", ""]
     if finding.fix_example:
-        lines += ["```python", finding.fix_example, "```", ""]
+        example = safety.terminal_block(finding.fix_example)
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall("`+", example)), default=0))
+        lines += [f"{fence}python", example, fence, ""]
     if finding.nodes:
         drawn = diagram.build(
             result.report, finding=finding.fingerprint, max_nodes=SUMMARY_MAX_NODES
@@ -130,7 +137,10 @@ def job_summary(check: CheckReport) -> str:
     accepted = [(r.name, a) for r in check.targets for a in r.accepted]
     if accepted:
         lines += ["", "**Accepted findings:**", ""]
-        lines += [f"- `{name}`: {a.title} ({a.reason})" for name, a in accepted]
+        lines += [
+            f"- {safety.code_span(name)}: {safety.markdown(a.title)} ({safety.markdown(a.reason)})"
+            for name, a in accepted
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from wfleak.model import CheckReport, Finding, Report, TargetResult, TargetStatus, Violation
+from wfleak.report.safety import xml
 from wfleak.report.summary import status_word
 
 
@@ -42,27 +43,33 @@ def _failure_text(result: TargetResult) -> str:
 
 
 def _testcase(result: TargetResult) -> ET.Element:
+    # Every text goes through safety.xml: one character XML 1.0 forbids (an ESC from a
+    # coloured log line in an exception) and CI drops the whole file.
     case = ET.Element(
         "testcase",
-        {"classname": "wfleak.check", "name": result.name, "time": f"{result.duration_s:.3f}"},
+        {
+            "classname": "wfleak.check",
+            "name": xml(result.name),
+            "time": f"{result.duration_s:.3f}",
+        },
     )
     if result.status is TargetStatus.LEAKING:
         failure = ET.SubElement(
             case,
             "failure",
-            {"message": result.violations[0].message, "type": status_word(result)},
+            {"message": xml(result.violations[0].message), "type": status_word(result)},
         )
-        failure.text = _failure_text(result)
+        failure.text = xml(_failure_text(result))
     elif result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
         error = ET.SubElement(
-            case, "error", {"message": result.message, "type": result.status.value}
+            case, "error", {"message": xml(result.message), "type": result.status.value}
         )
-        error.text = result.message
+        error.text = xml(result.message)
     elif result.status is TargetStatus.INTERRUPTED:
-        ET.SubElement(case, "skipped", {"message": "interrupted"})
+        ET.SubElement(case, "skipped", {"message": xml(result.message or "interrupted")})
     output = [f"target: {result.target}", f"verdict: {status_word(result)}"]
     output += [f"accepted: {a.title} ({a.reason})" for a in result.accepted]
-    ET.SubElement(case, "system-out").text = "\n".join(output)
+    ET.SubElement(case, "system-out").text = xml("\n".join(output))
     return case
 
 

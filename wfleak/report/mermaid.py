@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from wfleak.report.diagram import Diagram
-
-
-def _text(value: str) -> str:
-    # Mermaid labels are quoted; its own entity codes stand for the characters it would parse.
-    return value.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+from wfleak.report.safety import mermaid as _text
 
 
 def render_mermaid(diagram: Diagram) -> str:

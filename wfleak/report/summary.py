@@ -11,6 +11,7 @@ from rich.text import Text
 
 from wfleak.analysis.verdict import format_growth
 from wfleak.model import CheckReport, Finding, Report, TargetResult, TargetStatus
+from wfleak.report.safety import terminal as _t
 
 _MARK = {
     TargetStatus.PASSED: ("✓", "green"),
@@ -57,18 +58,18 @@ def target_line(result: TargetResult, name_width: int = 0) -> Text:
     mark, style = _MARK[result.status]
     line = Text()
     line.append(f"{mark} ", style=style)
-    line.append(f"{result.name:<{name_width}}  ", style="bold")
+    line.append(f"{_t(result.name):<{name_width}}  ", style="bold")
     line.append(f"{status_word(result):<6}", style=style)
     growth = growth_per_run(result.report)
     if growth is not None:
         line.append(f"  {format_growth(growth)}/run")
     finding = top_finding(result)
     if result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
-        line.append(f"  {result.message}")
+        line.append(f"  {_t(result.message)}")
     elif result.violations and finding is not None:
-        line.append(f"  {finding.headline}")
+        line.append(f"  {_t(finding.headline)}")
     elif result.violations:
-        line.append(f"  {result.violations[0].message}")
+        line.append(f"  {_t(result.violations[0].message)}")
     return line
 
 
@@ -76,18 +77,18 @@ def render_target(result: TargetResult, console: Console, name_width: int = 0) -
     console.print(target_line(result, name_width), soft_wrap=True)
     finding = top_finding(result)
     if finding is not None and result.status is not TargetStatus.PASSED:
-        console.print(Text(f"    {finding.summary}"), soft_wrap=True)
+        console.print(Text(f"    {_t(finding.summary)}"), soft_wrap=True)
         if finding.fix:
-            console.print(Text(f"    fix: {finding.fix}"), soft_wrap=True)
+            console.print(Text(f"    fix: {_t(finding.fix)}"), soft_wrap=True)
     # The status line already names the top finding, or else the first violation.
     on_status_line = finding.fingerprint if finding is not None else None
     for index, more in enumerate(result.violations):
         if more.fingerprint == on_status_line or (on_status_line is None and index == 0):
             continue
-        console.print(Text(f"    also: {more.message}"), soft_wrap=True)
+        console.print(Text(f"    also: {_t(more.message)}"), soft_wrap=True)
     for accepted in result.accepted:
         console.print(
-            Text(f"    accepted: {accepted.title} ({accepted.reason})", style="dim"),
+            Text(f"    accepted: {_t(accepted.title)} ({_t(accepted.reason)})", style="dim"),
             soft_wrap=True,
         )
 

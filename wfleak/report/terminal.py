@@ -20,6 +20,8 @@ from wfleak.model import (
     Trend,
     Verdict,
 )
+from wfleak.report.safety import terminal as _t
+from wfleak.report.safety import terminal_block as _block
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
@@ -64,7 +66,7 @@ def _header(report: Report) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
-    table.add_row("target", settings.target)
+    table.add_row("target", _t(settings.target))
     versions = f"Python {env.python}"
     if env.llama_index_core:
         versions += f" · llama-index-core {env.llama_index_core}"
@@ -103,9 +105,11 @@ def _verdict_panel(report: Report) -> Panel:
         lines = [Text("no measured runs: no verdict", style="bold")]
     for finding in report.findings:
         marker = "✗" if finding.kind is FindingKind.LEAK else "↻"
-        lines.append(Text(f"{marker} {finding.title}", style=_STYLE[Verdict(finding.kind.value)]))
+        lines.append(
+            Text(f"{marker} {_t(finding.title)}", style=_STYLE[Verdict(finding.kind.value)])
+        )
     if report.stop_message:
-        lines.append(Text(f"! incomplete: {report.stop_message}", style="bold magenta"))
+        lines.append(Text(f"! incomplete: {_t(report.stop_message)}", style="bold magenta"))
     return Panel(Group(*lines), title="verdict", border_style=_STYLE[verdict].split()[-1])
 
 
@@ -154,12 +158,12 @@ def _series(report: Report, width: int) -> Table:
 
 
 def _finding(finding: Finding) -> Panel:
-    body = [Text(finding.summary)]
+    body = [Text(_block(finding.summary))]
     if finding.explanation:
-        body.append(Text(finding.explanation, style="dim"))
+        body.append(Text(_block(finding.explanation), style="dim"))
     if finding.fix:
-        body.append(Text("fix: ", style="bold") + Text(finding.fix))
-    title = finding.headline
+        body.append(Text("fix: ", style="bold") + Text(_block(finding.fix)))
+    title = _t(finding.headline)
     style = "red" if finding.kind is FindingKind.LEAK else "yellow"
     return Panel(Group(*body), title=title, title_align="left", border_style=style)
 
@@ -173,7 +177,7 @@ def _types(report: Report) -> Table | None:
     table.add_column("last", justify="right")
     table.add_column("Δ", justify="right")
     for row in report.type_growth:
-        table.add_row(row.type_name, str(row.first), str(row.last), f"+{row.delta}")
+        table.add_row(_t(row.type_name), str(row.first), str(row.last), f"+{row.delta}")
     return table
 
 
@@ -187,7 +191,7 @@ def _sites(report: Report) -> Table | None:
     table.add_column("Δ size", justify="right")
     table.add_column("Δ blocks", justify="right")
     for site in report.allocation_sites:
-        where = f"{site.frame.filename}:{site.frame.lineno}"
+        where = _t(f"{site.frame.filename}:{site.frame.lineno}")
         table.add_row(
             Text(where, style="bold" if site.frame.user else "dim"),
             format_bytes(site.size_delta),
@@ -209,7 +213,7 @@ def _leftovers(report: Report) -> Table | None:
             if row.cancelled
             else row.kind
         )
-        table.add_row(kind, row.description, str(row.count))
+        table.add_row(kind, _t(row.description), str(row.count))
     return table
 
 
@@ -234,7 +238,7 @@ def _next_steps(report: Report) -> list[str]:
             "Record the runs with --memray FILE for a flame graph of what stays allocated."
         )
     if report.memray is not None:
-        steps.append(f"Leaked allocations as a flame graph: {report.memray.flamegraph_command}")
+        steps.append(f"Leaked allocations as a flame graph: {_t(report.memray.flamegraph_command)}")
     if report.verdict is Verdict.OK and report.stop is None:
         steps.append("Guard it in CI so it stays that way.")
     return steps
@@ -264,7 +268,7 @@ def _memray(report: Report) -> Table | None:
     table.add_column("size", justify="right")
     table.add_column("stack (innermost first)")
     for stack in summary.top_stacks:
-        frames = " ← ".join(f"{f.function} {f.filename}:{f.lineno}" for f in stack.stack[:3])
+        frames = _t(" ← ".join(f"{f.function} {f.filename}:{f.lineno}" for f in stack.stack[:3]))
         table.add_row(format_bytes(stack.size), frames)
     return table
 
@@ -285,9 +289,9 @@ def render(report: Report, console: Console) -> None:
         if section is not None:
             console.print(section)
     for note in report.notes:
-        console.print(Text(f"note: {note}", style="dim"))
+        console.print(Text(f"note: {_t(note)}", style="dim"))
     steps = _next_steps(report)
     if steps:
         console.print(Text("next:", style="bold"))
         for step in steps:
-            console.print(f"  • {step}")
+            console.print(Text(f"  • {step}"))
