@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,20 +50,87 @@ def run_cli(
     return CliResult(process.returncode, process.stdout, process.stderr)
 
 
-def interrupt_cli(*args: str, after: float, cwd: Path = ROOT) -> CliResult:
-    """``python -m wfleak ARGS``, sent Ctrl-C (SIGINT) after ``after`` seconds."""
+MARK_ENV = "WFLEAK_TEST_MARK"
+"""Fixture workflows (tests/fixtures/lifecycle.py) touch this file once measuring is under way."""
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) -> None:
+    """Wait for an observable state, never for a fixed delay: a busy machine is slow."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def interrupt_cli(
+    *args: str,
+    mark: Path,
+    signals: tuple[int, ...] = (signal.SIGINT,),
+    cwd: Path = ROOT,
+    between: Callable[[], None] | None = None,
+) -> CliResult:
+    """``python -m wfleak ARGS``, sent ``signals`` once the file ``mark`` exists (a fixture
+    workflow writes it when the measured runs are under way)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "wfleak", *args],
         cwd=cwd,
-        env=cli_env(),
+        env=cli_env() | {MARK_ENV: str(mark)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(after)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    try:
+        wait_for(lambda: mark.exists() or process.poll() is not None, f"{mark} to appear")
+        for index, signum in enumerate(signals):
+            if index and between is not None:
+                between()
+            process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     return CliResult(process.returncode, stdout, stderr)
+
+
+RUN_ENV = "WFLEAK_TEST_RUN"
+"""Set for every wfleak started by a test; the process table is searched for it afterwards."""
+
+
+def processes_with(token: str) -> list[str]:
+    """Live processes (not zombies, not this one) whose environment holds the run's token."""
+    needle = f"{RUN_ENV}={token}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and stat.rpartition(")")[2].split()[0] != "Z":
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+            found.append(f"{entry}: {cmdline.decode(errors='replace')[:200]}")
+    return found
+
+
+@pytest.fixture
+def nothing_left(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """After the test, nothing that any wfleak it started (workers, their threads' and steps'
+    children) may still be running."""
+    token = uuid.uuid4().hex
+    monkeypatch.setenv(RUN_ENV, token)
+    yield
+    try:
+        wait_for(lambda: not processes_with(token), "the run's processes to end", timeout=15)
+    except AssertionError:
+        left = processes_with(token)
+        for line in left:
+            with contextlib.suppress(OSError):
+                os.kill(int(line.split(":")[0]), signal.SIGKILL)
+        raise AssertionError(f"processes of the run left behind: {left}") from None
 
 
 @pytest.fixture(autouse=True)

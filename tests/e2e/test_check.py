@@ -223,11 +223,21 @@ def test_fail_on_cycle_and_an_allow_rule_for_a_framework_finding(tmp_path: Path)
     assert "(a new workflow per run on purpose)" in accepted.stdout
 
 
+MARKING = """
+[[tool.wfleak.targets]]
+name = "marking"
+target = "flows/lifecycle.py:MarkingWorkflow"
+"""
+
+
 def test_ctrl_c_stops_the_check_keeps_what_was_measured_and_exits_130(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "service", CLEAN, LEAKY)
-    result = interrupt_cli("check", "-n", "100000", "--json", "../check.json", after=8, cwd=project)
+    project = make_project(tmp_path / "service", MARKING, LEAKY)
+    shutil.copy(ROOT / "tests" / "fixtures" / "lifecycle.py", project / "flows" / "lifecycle.py")
+    result = interrupt_cli(
+        "check", "-n", "100000", "--json", "../check.json", mark=tmp_path / "mark", cwd=project
+    )
     assert result.code == 130, result.stdout + result.stderr
-    assert result.stdout.splitlines()[0].startswith("- fixed    STOPPED")
+    assert result.stdout.splitlines()[0].startswith("- marking  STOPPED")
     assert "history" not in result.stdout
     assert "Traceback" not in result.stderr
     (checked,) = json.loads((tmp_path / "check.json").read_text())["targets"]

@@ -4,12 +4,22 @@ code, and the measurements taken so far are kept."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.conftest import ROOT, interrupt_cli, run_cli
+import pytest
+
+from tests.conftest import ROOT, cli_env, interrupt_cli, run_cli
+from tests.fixtures.lifecycle import SECRET
 
 BROKEN = "tests/fixtures/broken.py"
+LIFECYCLE = "tests/fixtures/lifecycle.py"
+# After every case the process table holds nothing that the run started.
+pytestmark = pytest.mark.usefixtures("nothing_left")
 
 
 def line_of(path: str, text: str) -> int:
@@ -88,8 +98,200 @@ def test_max_time_kills_the_analysis_and_reports_what_it_has() -> None:
     assert "stopped by --max-time after 8s" in result.stderr
 
 
-def test_ctrl_c_prints_the_partial_report_and_exits_130() -> None:
-    result = interrupt_cli("run", "samples/clean.py:CleanWorkflow", "-n", "100000", after=8)
+def test_ctrl_c_prints_the_partial_report_and_exits_130(tmp_path: Path) -> None:
+    result = interrupt_cli(
+        "run", f"{LIFECYCLE}:MarkingWorkflow", "-n", "100000", mark=tmp_path / "m"
+    )
     assert result.code == 130
     assert "incomplete: interrupted" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+SIGNALS = [
+    (signal.SIGINT, 130, "interrupted", "interrupted"),
+    (signal.SIGTERM, 143, "terminated", "terminated by SIGTERM"),
+    (signal.SIGHUP, 129, "terminated", "terminated by SIGHUP"),
+]
+
+
+@pytest.mark.parametrize(("signum", "code", "stop", "told"), SIGNALS, ids=[s[3] for s in SIGNALS])
+def test_a_signal_during_a_long_step_writes_the_report_and_ends_the_worker(
+    tmp_path: Path, signum: int, code: int, stop: str, told: str
+) -> None:
+    out = tmp_path / "r.json"
+    result = interrupt_cli(
+        "run",
+        f"{LIFECYCLE}:LongStepWorkflow",
+        "--json",
+        str(out),
+        mark=tmp_path / "mark",
+        signals=(signum,),
+    )
+    assert result.code == code, result.stderr
+    report = json.loads(out.read_text())
+    assert report["stop"] == stop
+    assert len(report["runs"]) == 2  # 3 warm-up runs, 2 measured, the third blocks
+    assert result.stderr.strip().splitlines()[-1] == f"wfleak: {told} after 2 measured runs"
+    assert f"incomplete: {told} after 2 measured runs" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_second_signal_exits_at_once_and_leaves_nothing(tmp_path: Path) -> None:
+    result = interrupt_cli(
+        "run",
+        f"{LIFECYCLE}:LongStepWorkflow",
+        mark=tmp_path / "mark",
+        signals=(signal.SIGTERM, signal.SIGTERM),
+    )
+    assert result.code == 143
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("after", [0.0, 0.2, 0.5, 1.0])
+def test_a_signal_at_any_moment_of_start_up_gives_no_traceback(after: float) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wfleak", "run", f"{LIFECYCLE}:MarkingWorkflow"],
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + after
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode in (143, -signal.SIGTERM)
+    assert "Traceback" not in stdout + stderr
+
+
+def test_check_stopped_by_sigterm_writes_every_finished_targets_outputs(tmp_path: Path) -> None:
+    project = tmp_path / "service"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        "[tool.wfleak]\niterations = 5\nwarmup = 1\n"
+        '[[tool.wfleak.targets]]\nname = "clean"\ntarget = "clean.py:CleanWorkflow"\n'
+        '[[tool.wfleak.targets]]\nname = "long"\ntarget = "lifecycle.py:LongStepWorkflow"\n'
+        "warmup = 3\n"
+    )
+    (project / "clean.py").write_text((ROOT / "samples" / "clean.py").read_text())
+    (project / "lifecycle.py").write_text((ROOT / LIFECYCLE).read_text())
+    result = interrupt_cli(
+        "check",
+        "--json",
+        "c.json",
+        "--junit-xml",
+        "j.xml",
+        mark=tmp_path / "mark",
+        signals=(signal.SIGTERM,),
+        cwd=project,
+    )
+    assert result.code == 143, result.stdout + result.stderr
+    checked = json.loads((project / "c.json").read_text())["targets"]
+    assert [t["status"] for t in checked] == ["passed", "interrupted"]
+    assert checked[1]["report"]["stop"] == "terminated"
+    cases = ET.parse(project / "j.xml").getroot().iter("testcase")
+    assert [case.get("name") for case in cases] == ["clean", "long"]
+
+
+LIFETIME = [
+    ("ThreadSleeperWorkflow", "thread", "asyncio"),
+    ("NonDaemonThreadWorkflow", "thread", "poller"),
+    ("ChildProcessWorkflow", "child process", "sleep"),
+    ("ForkingWorkflow", "child process", "python"),
+]
+
+
+@pytest.mark.parametrize(("target", "kind", "what"), LIFETIME, ids=[c[0] for c in LIFETIME])
+def test_threads_and_children_left_behind_are_leftovers_not_a_hang(
+    target: str, kind: str, what: str
+) -> None:
+    # --max-time: a report that arrived is kept, however long the worker takes to exit.
+    result = run_cli(
+        "run",
+        f"{LIFECYCLE}:{target}",
+        "-n",
+        "4",
+        "--warmup",
+        "1",
+        "--max-time",
+        "200",
+        "--json",
+        "-",
+        timeout=200,
+    )
+    assert result.code == 0, result.stderr
+    report = result.report
+    assert report["complete"] is True
+    assert {(row["kind"], row["description"]) for row in report["leftovers"]} >= {(kind, what)}
+
+
+def test_junk_on_the_event_pipe_is_exit_3_with_the_partial_report(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    result = run_cli("run", f"{LIFECYCLE}:PipeWritingWorkflow", "--json", str(out))
+    assert result.code == 3
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("wfleak: the worker sent an unreadable event during warm-up run 1 (")
+    )
+    assert json.loads(out.read_text())["stop"] == "crashed"
+    assert "Traceback" not in result.stderr
+
+
+def test_a_replaced_gc_collect_is_noted_and_does_not_fake_a_leak() -> None:
+    result = run_cli(
+        "run", "tests/fixtures/no_collect.py:NoCollectWorkflow", "-n", "12", "--json", "-"
+    )
+    assert result.code == 0, result.stderr
+    assert result.report["verdict"] != "leak"
+    assert any("replaced gc.collect" in note for note in result.report["notes"])
+
+
+def test_objects_that_cannot_be_looked_at_do_not_break_the_probes() -> None:
+    result = run_cli("run", f"{LIFECYCLE}:LazyProxyWorkflow", "-n", "6", "--json", "-")
+    assert result.code == 0, result.stderr
+    assert result.report["complete"] is True
+
+
+def test_control_characters_never_reach_the_terminal_and_keys_are_masked() -> None:
+    result = run_cli("run", f"{LIFECYCLE}:EscapeRaisingWorkflow", "--json", "-")
+    assert result.code == 3
+    line = line_of(LIFECYCLE, 'raise RuntimeError(f"{ESCAPES}')
+    assert result.stderr.strip().splitlines()[-1] == (
+        "wfleak: warm-up run 1 failed: RuntimeError: \\x1b[2J\\x1b]0;pwned\\x07bad "
+        f"<event loop> key=*** ({LIFECYCLE}:{line})"
+    )
+    assert "\x1b" not in result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_show_secrets_shows_them() -> None:
+    result = run_cli("run", f"{LIFECYCLE}:EscapeRaisingWorkflow", "--show-secrets", "--json", "-")
+    assert result.code == 3
+    assert SECRET in result.stderr
+
+
+def test_check_outputs_stay_valid_whatever_the_message(tmp_path: Path) -> None:
+    summary_file = tmp_path / "summary.md"
+    result = run_cli(
+        "check",
+        f"{LIFECYCLE}:EscapeRaisingWorkflow",
+        "--junit-xml",
+        str(tmp_path / "j.xml"),
+        "--github",
+        env={"GITHUB_STEP_SUMMARY": str(summary_file)},
+    )
+    assert result.code == 3
+    ET.parse(tmp_path / "j.xml")  # parses: no character XML 1.0 forbids
+    assert not [line for line in result.stdout.splitlines() if line.startswith("::error file=x")]
+    assert all(
+        line.startswith(("::error title=", "!", "wfleak check:"))
+        for line in result.stdout.splitlines()
+    ), result.stdout
+    summary = summary_file.read_text()
+    assert "&lt;event loop&gt;" in summary and "<event loop>" not in summary
+    for text in (result.stdout, summary, (tmp_path / "j.xml").read_text()):
+        assert SECRET not in text
+        assert "\x1b" not in text
