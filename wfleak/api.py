@@ -89,7 +89,7 @@ def _folder(cwd: object) -> str | None:
         raise UsageError(f"cwd must be a path (got {cwd!r})")
     folder = os.fspath(cwd)
     if not isinstance(folder, str) or not os.path.isdir(folder):
-        raise UsageError(f"No such directory: {folder!r}")
+        raise UsageError(f"No such directory: {folder}")
     return folder
 
 

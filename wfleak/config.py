@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import difflib
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,11 +159,10 @@ def find_config(start: Path) -> Path | None:
 
 def _plain(value: Any, where: str, path: Path) -> Any:
     """TOML values as JSON can carry them: dates and times become ISO 8601 strings (the
-    form a start event's string field parses), NaN and infinity are refused."""
+    form a start event's string field parses). NaN and infinity are left to the options'
+    checks, which refuse them."""
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{shown(path)}: {where}: {value} is not a number JSON can carry")
     if isinstance(value, dict):
         return {k: _plain(v, f"{where}.{k}" if where else k, path) for k, v in value.items()}
     if isinstance(value, list):

@@ -120,6 +120,118 @@ def test_bad_input_gets_one_line_and_exit_code(args: list[str], code: int, line:
     assert "Traceback" not in result.stdout
 
 
+DEEP = "[" * 30_000 + "]" * 30_000
+HOSTILE = [
+    (
+        "timeout nan",
+        ["run", CLEAN, "--timeout", "nan"],
+        "--timeout must be a finite number of seconds (got nan)",
+    ),
+    (
+        "timeout inf",
+        ["run", CLEAN, "--timeout", "inf"],
+        "--timeout must be a finite number of seconds (got inf)",
+    ),
+    (
+        "max-time nan",
+        ["run", CLEAN, "--max-time", "nan"],
+        "--max-time must be a finite number of seconds (got nan)",
+    ),
+    (
+        "check max-time inf",
+        ["check", CLEAN, "--max-time", "inf"],
+        "--max-time must be a finite number of seconds (got inf)",
+    ),
+    (
+        "input NaN",
+        ["run", CLEAN, "--input", '{"x": NaN}'],
+        "--input holds NaN, which is not standard JSON: use a number or null",
+    ),
+    (
+        "input Infinity",
+        ["check", CLEAN, "--input", '{"x": -Infinity}'],
+        "--input holds -Infinity, which is not standard JSON: use a number or null",
+    ),
+    (
+        "deep input",
+        ["run", CLEAN, "--input", '{"x": ' + DEEP + "}"],
+        "--input is nested too deeply to read",
+    ),
+    (
+        "deep input-file",
+        ["run", CLEAN, "--input-file", "{tmp}/deep.json"],
+        "--input-file {tmp}/deep.json is nested too deeply to read",
+    ),
+    (
+        "input-file /dev/zero",
+        ["run", CLEAN, "--input-file", "/dev/zero"],
+        "/dev/zero is larger than 64 MiB: not a JSON file",
+    ),
+    (
+        "deep graph --from",
+        ["graph", "--from", "{tmp}/deep.json", "-o", "{tmp}/g.dot"],
+        "Not a wfleak report: {tmp}/deep.json is nested too deeply",
+    ),
+    (
+        "deep baseline",
+        ["check", CLEAN, "--baseline", "{tmp}/deep.json"],
+        "Not a wfleak report: {tmp}/deep.json is nested too deeply",
+    ),
+    (
+        "config input-file /dev/zero",
+        ["check", "--config", "{tmp}/zero.toml"],
+        "{tmp}/zero.toml: tool.wfleak.input-file: /dev/zero is larger than 64 MiB: not a JSON file",
+    ),
+    (
+        "long file name",
+        ["run", "a" * 300 + ".py:W"],
+        "Invalid target '"
+        + "a" * 59
+        + "…': the name '"
+        + "a" * 59
+        + "…' is longer than the 255 bytes a file name may have",
+    ),
+    (
+        "20 000-part name",
+        ["run", "a." * 20_000 + "a:W"],
+        "Invalid target '"
+        + "a." * 29
+        + "a…': 40003 characters, more than the 1024 a target may have",
+    ),
+    (
+        "3 000 folders deep",
+        ["run", "a/" * 3_000 + "x.py:W"],
+        "Invalid target '"
+        + "a/" * 29
+        + "a…': 6006 characters, more than the 1024 a target may have",
+    ),
+    (
+        "escape in target",
+        ["run", "x\x1b[2J.py:W"],
+        "Invalid target 'x\\x1b[2J.py:W': it holds control characters",
+    ),
+]
+
+
+@pytest.fixture
+def hostile_files(tmp_path: Path) -> Path:
+    (tmp_path / "deep.json").write_text('{"x": ' + DEEP + "}")
+    (tmp_path / "zero.toml").write_text('[tool.wfleak]\ninput-file = "/dev/zero"\n')
+    return tmp_path
+
+
+@pytest.mark.usefixtures("nothing_left")
+@pytest.mark.parametrize(("args", "line"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
+def test_hostile_input_gets_one_line_and_exit_2(
+    hostile_files: Path, args: list[str], line: str
+) -> None:
+    tmp = str(hostile_files)
+    result = run_cli(*(arg.replace("{tmp}", tmp) for arg in args))
+    assert result.code == 2, result.stderr[-500:]
+    assert result.stderr.strip().splitlines() == [f"wfleak: error: {line.replace('{tmp}', tmp)}"]
+    assert "Traceback" not in result.stdout
+
+
 def test_unreadable_input_file(tmp_path: Path) -> None:
     folder = tmp_path / "input.json"
     folder.mkdir()

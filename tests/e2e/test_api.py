@@ -42,8 +42,24 @@ def test_analyze_takes_an_importable_class_and_keeps_a_failed_run_as_a_report() 
         ({"max_time": -1}, "max_time: expected a number > 0, got integer -1"),
         ({"iteration": 5}, "unknown option 'iteration' (did you mean 'iterations'?)"),
         ({"cwd": "/nonexistent/dir"}, "No such directory: /nonexistent/dir"),
+        ({"cwd": 123}, "cwd must be a path (got 123)"),
+        ({"memray": 123}, "memray: expected a path, got integer 123"),
+        ({"max_time": "5"}, "max_time: expected a number > 0, got string '5'"),
+        ({"max_time": float("inf")}, "max_time: expected a finite number > 0, got number inf"),
+        ({"show_secrets": "yes"}, "show_secrets: expected true or false, got string 'yes'"),
+        (
+            {"input": {"x": object()}},
+            "input: holds a value JSON cannot carry (Object of type object is not JSON "
+            "serializable)",
+        ),
+        (
+            {"input": {"x": float("nan")}},
+            "input: holds NaN or infinity, which is not standard JSON",
+        ),
+        ({"observer": 5}, "observer must be callable (got 5)"),
     ],
 )
+@pytest.mark.usefixtures("nothing_left")
 def test_bad_arguments_raise_one_usage_error(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError) as raised:
         wfleak.analyze("samples/clean.py:CleanWorkflow", **kwargs)  # type: ignore[arg-type]

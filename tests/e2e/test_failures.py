@@ -295,3 +295,19 @@ def test_check_outputs_stay_valid_whatever_the_message(tmp_path: Path) -> None:
     for text in (result.stdout, summary, (tmp_path / "j.xml").read_text()):
         assert SECRET not in text
         assert "\x1b" not in text
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_an_ascii_only_stdout_changes_neither_the_output_nor_the_exit_code(command: str) -> None:
+    result = run_cli(
+        command,
+        "samples/clean.py:CleanWorkflow",
+        "-n",
+        "4",
+        "--warmup",
+        "1",
+        env={"PYTHONIOENCODING": "ascii"},
+    )
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout.isascii()

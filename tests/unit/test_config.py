@@ -94,7 +94,7 @@ def test_a_target_on_the_command_line_needs_no_config(
         ),
         (
             "[tool.wfleak]\ntimeout = true",
-            "tool.wfleak.timeout: expected a finite number > 0, got boolean True",
+            "tool.wfleak.timeout: expected a number > 0, got boolean True",
         ),
         (
             "[tool.wfleak]\ninput = 3",
