@@ -197,12 +197,13 @@ class WorkerSession:
             # It finished before the stop reached it: the whole report stands.
             return report
         reason, message = self._stopping
-        return replace(
-            report,
-            stop=reason,
-            stop_message=f"{message} after {len(report.runs)} measured runs",
-            complete=False,
+        runs = len(report.runs)
+        told = (
+            f"{message}, with {runs} measured runs"
+            if reason is StopReason.MAX_TIME
+            else (f"{message} after {runs} measured runs")
         )
+        return replace(report, stop=reason, stop_message=told, complete=False)
 
     def _request_stop(
         self, process: subprocess.Popen[bytes], reason: tuple[StopReason, str]

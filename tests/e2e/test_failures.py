@@ -311,3 +311,28 @@ def test_an_ascii_only_stdout_changes_neither_the_output_nor_the_exit_code(comma
     assert result.code == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stdout.isascii()
+
+
+def test_max_time_bounds_the_analysis_after_the_runs_and_keeps_them() -> None:
+    # The runs take seconds; explaining a 30 000-object ring per run takes minutes.
+    started = time.monotonic()
+    result = run_cli(
+        "run",
+        "tests/fixtures/big_graphs.py:RetainedRingWorkflow",
+        "-n",
+        "6",
+        "--warmup",
+        "1",
+        "--max-time",
+        "30",
+        "--json",
+        "-",
+    )
+    assert time.monotonic() - started < 90
+    assert result.code == 3, result.stderr
+    report = result.report
+    assert report["stop"] == "max_time"
+    assert len(report["runs"]) == 6
+    assert result.stderr.strip().splitlines()[-1] == (
+        "wfleak: stopped by --max-time after 30s, with 6 measured runs"
+    )

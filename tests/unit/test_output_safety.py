@@ -152,3 +152,26 @@ def test_the_tracker_never_reads_attributes_of_what_it_looks_at() -> None:
     assert tracker.is_own(proxy) is False
     assert tracker.adopt([proxy, 1, "x"]) == 1
     assert tracker.alive_by_type() == {"_LazyProxy": 1}
+
+
+class Link:
+    def __init__(self) -> None:
+        self.next: object = None
+
+
+def test_a_long_path_is_elided_in_the_middle_in_text_and_graph() -> None:
+    from wfleak.analysis.edges import Hop
+    from wfleak.analysis.explain import _Graph, render_path
+    from wfleak.analysis.paths import Root, RootKind
+
+    links = [Link() for _ in range(30_000)]
+    hops = [Hop(link, ".next") for link in links]
+    end = object()
+    text = render_path(Root(RootKind.MODULE, "app.CHAIN"), hops, end)
+    assert "… 29 980 more `Link.next` …" in text
+    assert text.count("Link.next") == 20  # the root, nine and ten at the ends, the count
+    assert len(text) < 1000
+    graph = _Graph()
+    ids = graph.chain(hops, end, root=True)
+    assert len(graph.nodes) == 23 and len(ids) == 23
+    assert graph.nodes[11].label == "29 980 more `Link.next`"

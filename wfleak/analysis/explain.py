@@ -13,7 +13,7 @@ import re
 import sys
 import tracemalloc
 import types
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -140,20 +140,73 @@ class _Graph:
 
     def chain(self, hops: Sequence[Hop], final: Any, root: bool) -> list[str]:
         """Nodes and edges along ``hops`` down to ``final``; a ring closes on its first node
-        because nodes are shared by identity."""
+        because nodes are shared by identity. A long path keeps both ends and one node that
+        says what the middle holds."""
         if not hops:
             return [self.node(final, root=root)]
         ids: list[str] = []
-        for k, hop in enumerate(hops):
+        cut = elision(hops)
+        k = 0
+        while k < len(hops):
+            hop = hops[k]
             source = self.node(hop.holder, root=root and k == 0)
             if not ids:
                 ids.append(source)
+            if cut is not None and k == cut.start:
+                marker = f"n{len(self.nodes)}"
+                self.nodes.append(
+                    Node(id=marker, type_name="…", label=cut.text, size=0, framework=False)
+                )
+                self.edges.append(Edge(source, marker, "…"))
+                ids.append(marker)
+                resumed = self.node(hops[cut.end].holder)
+                self.edges.append(Edge(marker, resumed, "…"))
+                ids.append(resumed)
+                k = cut.end
+                continue
             held = hops[k + 1].holder if k + 1 < len(hops) else final
             target = self.node(held)
             self.edges.append(Edge(source, target, hop.label))
             if target not in ids:
                 ids.append(target)
+            k += 1
         return ids
+
+
+MAX_SHOWN_HOPS = 24
+"""A path longer than this shows its first and last references and says what lies between
+(a 30 000-node linked ring would otherwise print half a megabyte)."""
+SHOWN_AT_EACH_END = 10
+
+
+@dataclass(frozen=True)
+class Elision:
+    start: int
+    """The first hop left out."""
+    end: int
+    """The first hop shown again."""
+    text: str
+    """``29 980 more `Node.next```."""
+
+
+def elision(hops: Sequence[Hop]) -> Elision | None:
+    if len(hops) <= MAX_SHOWN_HOPS:
+        return None
+    start, end = SHOWN_AT_EACH_END, len(hops) - SHOWN_AT_EACH_END
+    kinds = Counter(f"{type(h.holder).__name__}{_normalise(h.label)}" for h in hops[start:end])
+    count = f"{end - start:,}".replace(",", " ")
+    if len(kinds) == 1:
+        text = f"{count} more `{next(iter(kinds))}`"
+    else:
+        common = kinds.most_common(1)[0][0]
+        text = f"{count} more references (mostly `{common}`)"
+    return Elision(start, end, text)
+
+
+def _ends(hops: Sequence[Hop]) -> Sequence[Hop]:
+    """The hops a bounded record keeps: all of a short path, both ends of a long one."""
+    cut = elision(hops)
+    return hops if cut is None else [*hops[: cut.start], *hops[cut.end :]]
 
 
 def _steps(hops: Sequence[Hop]) -> list[patterns.Step]:
@@ -175,12 +228,24 @@ def render_path(root: Root, hops: Sequence[Hop], target: Any) -> str:
         RootKind.PENDING_TASK: f"<pending task {root.name}>",
         RootKind.UNSEEN: f"<{root.name} held outside the GC's view>",
     }[root.kind]
-    text = start
-    for k, hop in enumerate(hops):
+    return start + _hops_text(hops, target)
+
+
+def _hops_text(hops: Sequence[Hop], target: Any) -> str:
+    text = ""
+    cut = elision(hops)
+    k = 0
+    while k < len(hops):
+        if cut is not None and k == cut.start:
+            text += f" → … {cut.text} … → {display_type(hops[cut.end].holder)}"
+            k = cut.end
+            continue
+        hop = hops[k]
         text += hop.label if hop.label[:1] in ".[{" else f" ({hop.label})"
         held = hops[k + 1].holder if k + 1 < len(hops) else target
         if not issubclass(type(held), _PLUMBING) or held is target:
             text += f" → {display_type(held)}"
+        k += 1
     return text
 
 
@@ -474,11 +539,7 @@ class CycleInspector:
         hops = compress(ring_objects)
         graph = _Graph()
         ids = graph.chain(hops, ring_objects[0], root=False)
-        text = display_type(ring_objects[0]) + "".join(
-            (h.label if h.label[:1] in ".[{" else f" ({h.label})")
-            + (f" → {display_type(nxt)}" if not issubclass(type(nxt), _PLUMBING) else "")
-            for h, nxt in zip(hops, [*(x.holder for x in hops[1:]), ring_objects[0]], strict=True)
-        )
+        text = display_type(ring_objects[0]) + _hops_text(hops, ring_objects[0])
         sketch = CycleSketch(
             run=self.run,
             ring_text=text,
@@ -486,7 +547,7 @@ class CycleInspector:
             edges=graph.edges,
             ring=ids,
             component_size=len(best_component),
-            steps=_steps(hops),
+            steps=_steps(_ends(hops)),
             start_type=type_name(type(garbage[start])),
         )
         self._sketch_json = json.dumps(to_jsonable(sketch))
