@@ -6,16 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wfleak.files import read_text
-from wfleak.gate import BaselineEntry, retained_objects
+from wfleak.gate import BaselineEntry
+from wfleak.gate import baseline_entry as _entry
 from wfleak.model import Report
 from wfleak.serde import loads_result
-
-
-def _entry(report: Report) -> BaselineEntry:
-    return BaselineEntry(
-        fingerprints=frozenset(f.fingerprint for f in report.findings),
-        retained_objects=retained_objects(report),
-    )
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,8 @@ def thresholds_from(options: Mapping[str, Any]) -> Thresholds:
         max_growth_bytes=options.get("max-growth-bytes", defaults.max_growth_bytes),
         fail_on=FailOn(options.get("fail-on", defaults.fail_on)),
         allow=list(options.get("allow", [])),
+        allow_inconclusive=options.get("allow-inconclusive", defaults.allow_inconclusive),
+        baseline_tolerance=options.get("baseline-tolerance", defaults.baseline_tolerance),
     )
 
 

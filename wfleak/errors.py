@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     FINDINGS = 1
     USAGE = 2
     WORKFLOW_FAILED = 3
+    INCONCLUSIVE = 4
+    """``check``: nothing leaks beyond its thresholds, but a target's evidence is incomplete."""
     INTERRUPTED = 130
     """Ctrl-C: 128 + SIGINT."""
     HANGUP = 129

@@ -11,20 +11,44 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 AUTO_ITERATIONS = "auto"
 
 
 class Verdict(StrEnum):
-    """Overall outcome, most severe first: LEAK, then CYCLE, then OK."""
+    """Overall outcome, most severe first: LEAK, then CYCLE, then INCONCLUSIVE, then OK.
+
+    INCONCLUSIVE: no finding, but the evidence cannot support OK (see the report's reasons).
+    """
 
     OK = "ok"
+    INCONCLUSIVE = "inconclusive"
     CYCLE = "cycle"
     LEAK = "leak"
 
     @property
     def severity(self) -> int:
-        return {Verdict.OK: 0, Verdict.CYCLE: 1, Verdict.LEAK: 2}[self]
+        return {Verdict.OK: 0, Verdict.INCONCLUSIVE: 1, Verdict.CYCLE: 2, Verdict.LEAK: 3}[self]
+
+
+class ReasonCode(StrEnum):
+    """Why the evidence cannot support OK (or why a finding could not be explained)."""
+
+    TOO_FEW_RUNS = "too_few_runs"
+    NO_MEASURED_RUNS = "no_measured_runs"
+    RUNS_FAILED = "runs_failed"
+    PROBE_FAILED = "probe_failed"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    EXPLANATION_FAILED = "explanation_failed"
+    HELD_BY_PENDING_TIMER = "held_by_pending_timer"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason the verdict is weaker than it looks: a code and what to do about it."""
+
+    code: ReasonCode
+    message: str
 
 
 class WorkflowMode(StrEnum):
@@ -116,6 +140,8 @@ class Settings:
     cycle_bytes_threshold: int = 65536
     """Bytes per run left to the cyclic GC that count as a CYCLE finding without framework
     objects in the cycles (with framework objects in them, any amount counts)."""
+    settle_s: float = 5.0
+    """Seconds the settle phase may wait for timers the runs scheduled (0: no waiting)."""
     max_iterations: int = 200
     """With ``iterations = "auto"``, the most measured runs."""
     requests: list[ServiceRequest] = field(default_factory=list)
@@ -284,8 +310,11 @@ class Finding:
     origin: Origin = Origin.UNKNOWN
     fingerprint: str = ""
     count: int = 0
-    """How many objects (or runs) share this finding."""
+    """How many objects share this finding's path (LEAK), or runs that left the cycle (CYCLE)."""
     bytes_per_run: float = 0.0
+    """Bytes this finding keeps per measured run (retained, or left to the cyclic GC)."""
+    objects_per_run: float = 0.0
+    """Objects this finding keeps per measured run."""
     retained_bytes: int = 0
     pattern_id: str | None = None
     explanation: str = ""
@@ -299,6 +328,9 @@ class Finding:
     fix_site: Frame | None = None
     """The line in the user's code that the fix changes (the one that keeps the objects, or
     creates them), when the analysis could find it."""
+    unexplained: str = ""
+    """Why a LEAK has no retention path (budget reached, not reachable from a known root, an
+    error while explaining); empty when it has one."""
 
     @property
     def headline(self) -> str:
@@ -314,6 +346,8 @@ class Report:
     verdict: Verdict
     runs: list[RunSample]
     schema_version: int = SCHEMA_VERSION
+    reasons: list[Reason] = field(default_factory=list)
+    """Why the evidence is incomplete: the whole story for INCONCLUSIVE, a caveat otherwise."""
     warmup_done: int = 0
     complete: bool = True
     stop: StopReason | None = None
@@ -350,6 +384,8 @@ class TargetStatus(StrEnum):
     """Bad options, or the target could not be imported or used."""
     RUN_FAILED = "run_failed"
     """The workflow raised, timed out, hung or crashed."""
+    INCONCLUSIVE = "inconclusive"
+    """Nothing leaks beyond its thresholds, but the evidence cannot support a pass."""
     INTERRUPTED = "interrupted"
 
 
@@ -371,6 +407,10 @@ class Thresholds:
     """Retained-memory growth per run that counts as a leak."""
     fail_on: FailOn = FailOn.LEAK
     allow: list[AllowRule] = field(default_factory=list)
+    allow_inconclusive: bool = False
+    """Pass an INCONCLUSIVE target (its reasons are still shown)."""
+    baseline_tolerance: float = 0.25
+    """How much a baseline finding's per-run rate may grow (0.25: +25 %) before it fails."""
 
 
 @dataclass(frozen=True)

@@ -80,9 +80,15 @@ def validate_settings(settings: Settings) -> None:
         )
 
 
-def _leaking(settings: Settings, measured: MeasureResult) -> bool:
-    _, _, findings = judge(measured.runs, settings, measured.retained_by_type, measured.type_growth)
-    return any(f.kind is FindingKind.LEAK for f in findings)
+def _leaking(settings: Settings, measured: MeasureResult, settled: SettleResult) -> bool:
+    assessment = judge(
+        measured.runs,
+        settings,
+        measured.retained_by_type,
+        measured.type_growth,
+        settled.evidence(),
+    )
+    return any(f.kind is FindingKind.LEAK for f in assessment.findings)
 
 
 @dataclass
@@ -133,7 +139,7 @@ async def _analyse(instruments: Instruments, provider: RunProvider, run: _Run) -
             run.memray = recording.finish()
             run.measure = measurer.result()
             if (run.measure.stop is None or settings.keep_going) and _leaking(
-                settings, run.measure
+                settings, run.measure, run.settle
             ):
                 tracing.start(settings.trace_frames)
                 with collector_paused():

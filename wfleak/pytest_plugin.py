@@ -193,6 +193,9 @@ def wfleak_check(request: pytest.FixtureRequest) -> WorkflowCheck:
             max_growth_bytes=settings.growth_bytes_threshold,
             fail_on=FailOn(resolved.get("fail_on", FailOn.LEAK)),
             allow=list(resolved.get("allow") or []),
+            allow_inconclusive=resolved.get(
+                "allow_inconclusive", options.ALLOW_INCONCLUSIVE.default
+            ),
         )
         judgement = evaluate(report, thresholds)
         if judgement.status is not TargetStatus.PASSED:

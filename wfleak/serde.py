@@ -17,6 +17,10 @@ from wfleak.model import SCHEMA_VERSION, CheckReport, Report
 
 T = TypeVar("T")
 
+READABLE_SCHEMAS = (1, SCHEMA_VERSION)
+"""Schema 1 lacks only what schema 2 added with defaults (reasons, per-run rates), so it is
+read as it is; anything it holds that no longer fits is refused in one line."""
+
 
 def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -128,13 +132,18 @@ def loads_result(text: str, source: str = "<string>") -> Report | CheckReport:
         or ("verdict" not in data and not is_check)
     ):
         raise UsageError(f"Not a wfleak report: {source} has no schema_version/verdict")
-    if data["schema_version"] != SCHEMA_VERSION:
+    version = data["schema_version"]
+    if version not in READABLE_SCHEMAS:
         raise UsageError(
-            f"Unsupported report schema {data['schema_version']!r} in {source} "
-            f"(this wfleak reads schema {SCHEMA_VERSION})"
+            f"Unsupported report schema {version!r} in {source} "
+            f"(this wfleak reads schemas {READABLE_SCHEMAS[0]} to {SCHEMA_VERSION})"
         )
     try:
         result: Report | CheckReport = from_jsonable(CheckReport if is_check else Report, data)
     except (ValueError, TypeError, RecursionError) as exc:
+        if version != SCHEMA_VERSION:
+            raise UsageError(
+                f"{source} was made by an older wfleak (schema {version}): regenerate it"
+            ) from None
         raise UsageError(f"Not a wfleak report: {source}: {exc}") from None
     return result

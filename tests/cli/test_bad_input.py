@@ -299,4 +299,4 @@ def test_workflow_writing_to_the_report_path_cannot_corrupt_the_report(tmp_path:
     assert result.code == 0, result.stderr
     report = json.loads(out.read_text())
     assert report["verdict"] == "ok"
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2

@@ -82,7 +82,7 @@ def test_report_round_trips_through_json() -> None:
     assert loads(text) == report
     data = json.loads(text)
     assert data["verdict"] == "cycle"
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,11 @@ def test_report_round_trips_through_json() -> None:
         ('{"verdict": "ok', "Not a wfleak report: r.json is not valid JSON"),
         ('{"name": "package.json"}', "Not a wfleak report: r.json has no schema_version/verdict"),
         ('{"schema_version": 99, "verdict": "ok"}', "Unsupported report schema 99 in r.json"),
-        ('{"schema_version": 1, "verdict": "maybe"}', "Not a wfleak report: r.json:"),
+        ('{"schema_version": 2, "verdict": "maybe"}', "Not a wfleak report: r.json:"),
+        (
+            '{"schema_version": 1, "verdict": "maybe"}',
+            "r.json was made by an older wfleak (schema 1): regenerate it",
+        ),
     ],
 )
 def test_bad_saved_reports_are_one_clear_error(text: str, message: str) -> None:

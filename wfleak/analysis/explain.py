@@ -428,14 +428,95 @@ def explain_leaks(
         )
         groups[fingerprint].append((_Explained(fingerprint, path, hops, name), obj, size))
     sites = allocation or {}
-    findings = [_leak_finding(members, counts, sites) for members in groups.values() if members]
+    by_type_positions = {
+        name: [p for obj in objects if (p := index.index_of(obj)) is not None]
+        for name, objects in by_type.items()
+    }
+    findings = []
+    for members in groups.values():
+        held = _held_per_path(index, members, by_type_positions, counts)
+        findings.append(_leak_finding(members, held, sites))
     findings.sort(key=lambda f: -(f.retained_bytes * max(f.count, 1)))
     return findings
 
 
+PATH_COUNT_LIMIT = 5000
+"""Leaked objects of one type checked for the path they are held through; past it, the
+count is extrapolated from the share of those checked."""
+PATH_COUNT_VISITS = 256
+"""Objects one check may visit on its way back to the path's anchor."""
+
+
+def _anchor(members: list[tuple[_Explained, Any, int]]) -> Any:
+    """The object every sample of a path group is held through, nearest to the samples: the
+    deepest object their paths share; for a lone sample, the container its root holds it in
+    (the module's list, the loop's timer heap), which no one run owns."""
+    paths = [m[0].path.objects[:-1] for m in members]
+    if len(paths) > 1:
+        shared = None
+        for step in zip(*paths, strict=False):
+            if any(obj is not step[0] for obj in step):
+                break
+            shared = step[0]
+        if shared is not None:
+            return shared
+    hops = members[0][0].hops
+    if len(hops) > 1:
+        return hops[1].holder
+    return hops[0].holder if hops else None
+
+
+def _reaches(index: HeapIndex, start: int, anchor: int, depth: int) -> bool:
+    """Whether ``anchor`` refers to ``start`` within ``depth`` references (bounded walk)."""
+    frontier, seen = [start], {start}
+    for _ in range(depth):
+        following = []
+        for position in frontier:
+            for referrer in index.referrers(position):
+                if referrer == anchor:
+                    return True
+                if referrer not in seen and len(seen) < PATH_COUNT_VISITS:
+                    seen.add(referrer)
+                    following.append(referrer)
+        frontier = following
+    return False
+
+
+def _held_per_path(
+    index: HeapIndex,
+    members: list[tuple[_Explained, Any, int]],
+    positions: dict[str, list[int]],
+    counts: dict[str, int],
+) -> dict[str, int]:
+    """How many leaked objects of each type this path group holds: those its anchor reaches
+    within the path's length, not every leaked object of the type."""
+    anchor = _anchor(members)
+    anchor_position = index.index_of(anchor) if anchor is not None else None
+    held: dict[str, int] = {}
+    for member, _obj, _size in members:
+        name = member.target_type
+        if name in held:
+            continue
+        candidates = positions.get(name, [])
+        if anchor_position is None or not candidates:
+            held[name] = counts.get(name, 1)
+            continue
+        depth = len(member.path.objects)
+        samples = [index.index_of(m[1]) for m in members if m[0].target_type == name]
+        if not all(p is not None and _reaches(index, p, anchor_position, depth) for p in samples):
+            # The bounded walk cannot follow this path even from its own samples.
+            held[name] = counts.get(name, 1)
+            continue
+        checked = candidates[:PATH_COUNT_LIMIT]
+        reached = sum(_reaches(index, p, anchor_position, depth) for p in checked)
+        total = counts.get(name) or len(candidates)
+        held[name] = max(1, round(reached / len(checked) * total))
+    return held
+
+
 def _leak_finding(
     members: list[tuple[_Explained, Any, int]],
-    counts: dict[str, int],
+    held: dict[str, int],
     allocation: dict[int, list[Frame]],
 ) -> Finding:
     explained, target, size = members[0]
@@ -444,9 +525,6 @@ def _leak_finding(
     pattern = patterns.match(FindingKind.LEAK, path.root.kind.value, steps, type_name(type(target)))
     graph = _Graph()
     ids = graph.chain(hops, target, root=True)
-    held: dict[str, int] = {}
-    for member, _obj, _size in members:
-        held.setdefault(member.target_type, counts.get(member.target_type, 1))
     count = held[explained.target_type]
     what = ", ".join(f"{n} × {name}" for name, n in held.items())
     text = render_path(path.root, hops, target)

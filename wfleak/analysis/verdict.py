@@ -6,15 +6,20 @@ worker streamed before it died, so a partial report gets the same judgement.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from statistics import median
 
-from wfleak.analysis.trend import trend
+from wfleak.analysis.trend import MIN_POINTS, trend
 from wfleak.model import (
     Finding,
     FindingKind,
     Origin,
+    Reason,
+    ReasonCode,
     RunSample,
     Settings,
     Trend,
@@ -70,16 +75,31 @@ def compute_trends(runs: Sequence[RunSample], settings: Settings) -> list[Trend]
     ]
 
 
+def direct_retention(runs: Sequence[RunSample]) -> float | None:
+    """Watched framework objects from finished runs still reachable after a full collection,
+    rising with every run: the per-run rise, or None. Direct evidence, so two runs can show
+    it; from ``MIN_POINTS`` runs on, the trend test decides instead (it tells a cache that
+    filled and stopped from a leak)."""
+    series = [r.framework_alive_after_gc for r in runs]
+    if len(series) < 2 or len(series) >= MIN_POINTS:
+        return None
+    rise = (series[-1] - series[0]) / (len(series) - 1)
+    steady = all(later > earlier for earlier, later in pairwise(series))
+    return rise if steady and rise >= OBJECT_GROWTH_THRESHOLD else None
+
+
 def _leak_findings(
     trends: Sequence[Trend],
     retained_by_type: dict[str, int],
     type_growth: Sequence[TypeGrowth],
-    last_retained: int,
+    runs: Sequence[RunSample],
 ) -> list[Finding]:
     by_metric = {t.metric: t for t in trends}
     findings: list[Finding] = []
     framework = by_metric["retained framework objects"]
-    if framework.growing:
+    last_retained = runs[-1].framework_alive_after_gc if runs else 0
+    rise = framework.slope if framework.growing else direct_retention(runs)
+    if rise is not None:
         retained = _counts_text(retained_by_type) or f"{last_retained} framework objects"
         findings.append(
             Finding(
@@ -87,14 +107,15 @@ def _leak_findings(
                 title="Framework objects from finished runs stay reachable",
                 summary=(
                     f"{retained} from finished runs are still reachable "
-                    f"after a full gc.collect(), +{framework.slope:.1f} per run"
+                    f"after a full gc.collect(), +{rise:.1f} per run"
                 ),
                 fingerprint="retained-framework-objects",
                 count=sum(retained_by_type.values()) or last_retained,
+                objects_per_run=rise,
             )
         )
     objects = by_metric["live objects"]
-    if objects.growing and not framework.growing:
+    if objects.growing and rise is None:
         growth = {t.type_name: t.delta for t in type_growth[:4]}
         findings.append(
             Finding(
@@ -106,6 +127,7 @@ def _leak_findings(
                 ),
                 fingerprint="live-object-growth",
                 count=round(objects.slope),
+                objects_per_run=objects.slope,
             )
         )
     memory = by_metric["retained memory"]
@@ -148,9 +170,141 @@ def _cycle_findings(runs: Sequence[RunSample], settings: Settings) -> list[Findi
             fingerprint="cycle-garbage",
             count=len(with_framework) or len(runs),
             bytes_per_run=float(bytes_per_run),
+            objects_per_run=float(objects_per_run),
             origin=Origin.UNKNOWN,
         )
     ]
+
+
+SETTLED_SHARE = 2 / 3
+"""Share of a series' growth over the runs that the settle phase must free for that growth
+to count as held until a timer fired rather than leaked."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What the settle phase saw once the runs' timers had fired."""
+
+    waited_s: float
+    retained: int
+    """Framework objects from the runs still reachable after the wait and a collection."""
+    bytes_freed: int = 0
+    objects_freed: int = 0
+    rescheduled: list[str] = field(default_factory=list)
+    """Timers that scheduled themselves again during the wait."""
+    later: list[tuple[str, float]] = field(default_factory=list)
+    """Timers of the runs due after the wait: callback and seconds left."""
+
+
+def _settled_away(
+    findings: list[Finding], runs: Sequence[RunSample], settled: Settled
+) -> list[Finding]:
+    """The trend and retention findings that settling did not dissolve."""
+    if settled.rescheduled:
+        # A timer that keeps scheduling itself keeps holding: what it holds is leaked.
+        return findings
+    grown = len(runs) - 1
+    first = runs[0].framework_alive_after_gc
+    kept = []
+    for finding in findings:
+        if finding.fingerprint == "retained-framework-objects":
+            survives = settled.retained - first >= OBJECT_GROWTH_THRESHOLD * grown
+        elif finding.fingerprint == "retained-memory-growth":
+            survives = settled.bytes_freed < SETTLED_SHARE * finding.bytes_per_run * grown
+        elif finding.fingerprint == "live-object-growth":
+            survives = settled.objects_freed < SETTLED_SHARE * finding.objects_per_run * grown
+        else:
+            survives = True
+        if survives:
+            kept.append(finding)
+    return kept
+
+
+PENDING_TIMER_HORIZON_S = 60.0
+"""Timers due within this many seconds after the settle phase make retention they may hold
+INCONCLUSIVE (a longer ``--settle`` can tell); timers due later than that, one per run, hold
+each run for longer than any request takes, so what they hold stays a LEAK."""
+
+
+def _pending_timer_reasons(
+    findings: list[Finding], runs: Sequence[RunSample], settled: Settled
+) -> tuple[list[Finding], list[Reason]]:
+    """Retention that per-run timers due soon after the wait may still hold cannot be judged
+    yet: INCONCLUSIVE with the deadline, unless a timer rescheduled itself (a LEAK)."""
+    if not settled.later or settled.rescheduled:
+        return findings, []
+    latest = max(left for _, left in settled.later)
+    names = sorted({name for name, _ in settled.later})
+    reason = Reason(
+        ReasonCode.HELD_BY_PENDING_TIMER,
+        f"{len(settled.later)} timers the runs scheduled ({', '.join(names[:3])}) are still "
+        f"pending after the settle phase, the last due in {latest:.1f} s"
+        + (
+            f": what they hold is judged once they fire, so run with --settle "
+            f"{math.ceil(latest) + 1}"
+            if latest <= PENDING_TIMER_HORIZON_S
+            else ", longer than any run takes: each holds what it refers to until then"
+        ),
+    )
+    per_run = len(settled.later) >= len(runs) / 2
+    if not per_run or latest > PENDING_TIMER_HORIZON_S:
+        return findings, [reason]
+    retention = {"retained-framework-objects", "live-object-growth", "retained-memory-growth"}
+    return [f for f in findings if f.fingerprint not in retention], [reason]
+
+
+def evidence_reasons(runs: Sequence[RunSample]) -> list[Reason]:
+    """What keeps these runs from supporting OK: none measured, all failed with nothing to
+    measure, or too few for the trend tests."""
+    if not runs:
+        return [
+            Reason(
+                ReasonCode.NO_MEASURED_RUNS,
+                "no run was measured, so nothing supports a verdict: let at least "
+                f"{MIN_POINTS} measured runs finish",
+            )
+        ]
+    reasons: list[Reason] = []
+    if all(not r.ok and not r.framework_created for r in runs):
+        reasons.append(
+            Reason(
+                ReasonCode.RUNS_FAILED,
+                f"all {len(runs)} measured runs failed before making any framework object, so "
+                "they show nothing a working run would leave: fix the failure (see the runs' "
+                "errors) and run again",
+            )
+        )
+    if len(runs) < MIN_POINTS:
+        reasons.append(
+            Reason(
+                ReasonCode.TOO_FEW_RUNS,
+                f"{len(runs)} measured run{'s' if len(runs) != 1 else ''}: the trend tests of "
+                f"memory and live objects need at least {MIN_POINTS}, so run at least "
+                f"{MIN_POINTS} iterations",
+            )
+        )
+    return reasons
+
+
+def decide(findings: Sequence[Finding], reasons: Sequence[Reason]) -> Verdict:
+    """LEAK or CYCLE from the findings; without one, INCONCLUSIVE when a reason stands
+    against OK, else OK."""
+    return max(
+        (Verdict(f.kind.value) for f in findings),
+        key=lambda v: v.severity,
+        default=Verdict.INCONCLUSIVE if reasons else Verdict.OK,
+    )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    trends: list[Trend]
+    findings: list[Finding]
+    reasons: list[Reason] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        return decide(self.findings, self.reasons)
 
 
 def judge(
@@ -158,15 +312,29 @@ def judge(
     settings: Settings,
     retained_by_type: dict[str, int],
     type_growth: Sequence[TypeGrowth],
-) -> tuple[Verdict, list[Trend], list[Finding]]:
+    settled: Settled | None = None,
+) -> Assessment:
+    """Trends, findings and the reasons against OK, from the measured runs and, when the
+    settle phase waited for the runs' timers, from what was left once they fired."""
     # Failed runs are measured too: error paths are a classic source of leaks.
     measured = list(runs)
     trends = compute_trends(measured, settings)
-    last_retained = measured[-1].framework_alive_after_gc if measured else 0
-    findings = _leak_findings(
-        trends, retained_by_type, type_growth, last_retained
-    ) + _cycle_findings(measured, settings)
-    verdict = max(
-        (Verdict(f.kind.value) for f in findings), key=lambda v: v.severity, default=Verdict.OK
+    leaks = _leak_findings(trends, retained_by_type, type_growth, measured)
+    reasons = evidence_reasons(measured)
+    if settled is not None and measured:
+        if settled.waited_s > 0:
+            leaks = _settled_away(leaks, measured, settled)
+        leaks, pending = _pending_timer_reasons(leaks, measured, settled)
+        reasons += pending
+    return Assessment(trends, leaks + _cycle_findings(measured, settings), reasons)
+
+
+def per_run(finding: Finding, runs: int) -> Finding:
+    """An explained LEAK with its per-run rates: what its path holds, spread over the runs."""
+    if finding.kind is not FindingKind.LEAK or not finding.path or runs < 1:
+        return finding
+    return replace(
+        finding,
+        objects_per_run=finding.count / runs,
+        bytes_per_run=finding.count * finding.retained_bytes / runs,
     )
-    return verdict, trends, findings

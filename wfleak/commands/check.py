@@ -29,9 +29,11 @@ if TYPE_CHECKING:
 EXIT_CODES = (
     "Exit codes: 0 every target passed; 1 at least one target leaks beyond its thresholds; "
     "2 usage or configuration error, or a target could not be loaded; 3 a target's workflow "
-    "failed, timed out, hung or crashed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM); "
-    "129 hung up (SIGHUP). With several targets the first of 130/143/129, 2, 3, 1 that "
-    "applies. Stopped by a signal, every output is still written with the targets checked."
+    "failed, timed out, hung or crashed; 4 nothing leaks beyond its thresholds, but at least "
+    "one target is INCONCLUSIVE (too few runs, a failed probe, --max-time reached); 130 "
+    "interrupted (Ctrl-C); 143 terminated (SIGTERM); 129 hung up (SIGHUP). With several "
+    "targets the first of 130/143/129, 2, 3, 1, 4 that applies. Stopped by a signal, every "
+    "output is still written with the targets checked."
 )
 _EXIT_FOR = {
     TargetStatus.PASSED: ExitCode.OK,
@@ -39,8 +41,15 @@ _EXIT_FOR = {
     TargetStatus.RUN_FAILED: ExitCode.WORKFLOW_FAILED,
     TargetStatus.NOT_LOADED: ExitCode.USAGE,
     TargetStatus.INTERRUPTED: ExitCode.INTERRUPTED,
+    TargetStatus.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
 }
-_PRECEDENCE = (ExitCode.INTERRUPTED, ExitCode.USAGE, ExitCode.WORKFLOW_FAILED, ExitCode.FINDINGS)
+_PRECEDENCE = (
+    ExitCode.INTERRUPTED,
+    ExitCode.USAGE,
+    ExitCode.WORKFLOW_FAILED,
+    ExitCode.FINDINGS,
+    ExitCode.INCONCLUSIVE,
+)
 
 
 def exit_code(results: list[TargetResult]) -> ExitCode:

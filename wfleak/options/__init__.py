@@ -63,6 +63,7 @@ from wfleak.options.kinds import (
     OutputPath,
     Requests,
     Seconds,
+    Share,
     Text,
 )
 
@@ -376,6 +377,20 @@ VERBOSE = declare(
         short="-v",
     )
 )
+SETTLE = declare(
+    Option(
+        "settle",
+        Seconds(zero=True),
+        5.0,
+        "After the measured runs, wait up to this many seconds for timers the runs scheduled "
+        "(a pool's clean-up timer) to fire before judging; 0 turns it off.",
+        commands=ANALYSIS,
+        config=True,
+        setting="settle_s",
+        fixture=True,
+        metavar="S",
+    )
+)
 
 # Services: what is sent to an ASGI app target, and how.
 REQUESTS: Option[list[ServiceRequest] | None] = declare(
@@ -496,6 +511,30 @@ ALLOW: Option[list[AllowRule] | None] = declare(
         "(Context); the reason is required. Rules at the top level and in a target add up.",
         config=True,
         fixture=True,
+    )
+)
+ALLOW_INCONCLUSIVE = declare(
+    Option(
+        "allow_inconclusive",
+        Flag(),
+        False,
+        "Pass a target whose verdict is INCONCLUSIVE (too few runs, a failed probe, "
+        "--max-time reached); its reasons are still shown.",
+        commands=frozenset({"check"}),
+        config=True,
+        fixture=True,
+    )
+)
+BASELINE_TOLERANCE = declare(
+    Option(
+        "baseline_tolerance",
+        Share(),
+        0.25,
+        "How much faster than in the --baseline a known finding may grow (objects and bytes "
+        "per run) before it fails: 0.25 is +25 %, with a floor of max-growth-bytes per run.",
+        commands=frozenset({"check"}),
+        config=True,
+        metavar="F",
     )
 )
 

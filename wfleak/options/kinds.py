@@ -135,30 +135,57 @@ class CountOrAuto(Kind[int | str]):
 
 
 class Seconds(Kind[float]):
-    """A finite duration of more than 0 seconds."""
+    """A finite duration of more than 0 seconds (or of 0 or more, with ``zero``: 0 turns
+    the waiting off)."""
 
     command_line_type = float
     annotation = "float"
-    expected = "a number > 0"
+
+    def __init__(self, zero: bool = False) -> None:
+        self.zero = zero
+        self.expected = "a number ≥ 0" if zero else "a number > 0"
+
+    def _too_small(self, value: float) -> bool:
+        return value < 0 if self.zero else value <= 0
 
     def check(self, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.refuse(value)
         if not math.isfinite(value):
-            raise Invalid(f"expected a finite number > 0, got {describe(value)}")
-        if value <= 0:
+            raise Invalid(f"expected a finite {self.expected[2:]}, got {describe(value)}")
+        if self._too_small(value):
             raise self.refuse(value)
         return float(value)
 
     def from_command_line(self, value: Any, flag: str) -> float:
         if not math.isfinite(value):
             raise CommandLineError(f"{flag} must be a finite number of seconds (got {value:g})")
-        if value <= 0:
-            raise CommandLineError(f"{flag} must be more than 0 seconds (got {value:g})")
+        if self._too_small(value):
+            least = "0 seconds or more" if self.zero else "more than 0 seconds"
+            raise CommandLineError(f"{flag} must be {least} (got {value:g})")
         return float(value)
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "number", "exclusiveMinimum": 0}
+        bound = "minimum" if self.zero else "exclusiveMinimum"
+        return {"type": "number", bound: 0}
+
+
+class Share(Kind[float]):
+    """A finite proportion of 0 or more: 0.25 is +25 %."""
+
+    command_line_type = float
+    annotation = "float"
+    expected = "a number ≥ 0 (0.25 is +25 %)"
+
+    def check(self, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.refuse(value)
+        if not math.isfinite(value) or value < 0:
+            raise self.refuse(value)
+        return float(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "number", "minimum": 0}
 
 
 class Choice(Kind[E]):

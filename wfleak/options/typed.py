@@ -28,6 +28,7 @@ class SettingsOptions(TypedDict, total=False):
     keep_going: bool
     memray: str | os.PathLike[str] | None
     trace_frames: int
+    settle: float
     requests: Sequence[ServiceRequest | str | Mapping[str, object]] | None
     concurrency: int
     serve: bool
@@ -48,3 +49,4 @@ class CheckOptions(AnalyzeOptions, total=False):
     max_retained_objects: int
     fail_on: FailOn | str
     allow: Sequence[AllowRule] | None
+    allow_inconclusive: bool

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from wfleak.analysis.explain import explain_leaks, is_own, may_be_own
 from wfleak.analysis.paths import RootFinder, RootKind
 from wfleak.driver import RunProvider
-from wfleak.model import Finding
+from wfleak.model import Finding, Reason, ReasonCode
 from wfleak.phases.instruments import Instruments
 from wfleak.phases.progress import Progress
 from wfleak.phases.trace import LeakCandidates
@@ -18,6 +18,9 @@ class ExplainResult:
     findings: list[Finding] = field(default_factory=list)
     """One finding per distinct retention path, biggest first."""
     notes: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    unexplained: str = ""
+    """Why the leaks have no retention path, when none was found."""
 
 
 def explain(
@@ -38,17 +41,41 @@ def explain(
             if obj is not None
         }
     )
-    index = HeapIndex.build(is_own, screen=may_be_own, exclude_ids=own)
-    notes = [] if index.cut_reason is None else [f"partial explanation: {index.cut_reason}"]
+    cut: str | None = None
     try:
-        findings = explain_leaks(
-            index,
-            candidates.leaked,
-            candidates.counts,
-            roots,
-            also_leaked=candidates.timers,
-            allocation=candidates.allocation,
+        index = HeapIndex.build(is_own, screen=may_be_own, exclude_ids=own)
+        cut = index.cut_reason
+        try:
+            findings = explain_leaks(
+                index,
+                candidates.leaked,
+                candidates.counts,
+                roots,
+                also_leaked=candidates.timers,
+                allocation=candidates.allocation,
+            )
+        finally:
+            index.release()
+    except (MemoryError, RecursionError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        # A tool error must not read as OK, nor vanish: the leak stays, saying why it has no
+        # path, and the report says the explanation is missing.
+        message = f"explaining the leak failed: {type(exc).__name__}: {exc}"[:300]
+        return ExplainResult(
+            notes=[message],
+            reasons=[Reason(ReasonCode.EXPLANATION_FAILED, message)],
+            unexplained=message,
         )
-    finally:
-        index.release()
-    return ExplainResult(findings=findings, notes=notes)
+    notes = [] if cut is None else [f"partial explanation: {cut}"]
+    reasons = (
+        [] if cut is None else [Reason(ReasonCode.BUDGET_EXCEEDED, f"partial explanation: {cut}")]
+    )
+    if not findings:
+        why = (
+            f"the explanation's budget was reached ({cut})"
+            if cut is not None
+            else f"no retention path found: none of the {len(candidates.leaked)} leaked "
+            "objects examined is reachable from a module, class, the event loop or a pending "
+            "task (they may be held outside the garbage collector's view, by a C extension)"
+        )
+        return ExplainResult(notes=notes, reasons=reasons, unexplained=why)
+    return ExplainResult(findings=findings, notes=notes, reasons=reasons)

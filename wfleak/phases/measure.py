@@ -62,6 +62,7 @@ class Measurer:
         self.leftovers: list[Leftover] = []
         self.decision: Decision | None = None
         self.dropped_timers = 0
+        self.record_bytes = instruments.tracker.ref_bytes()
         instruments.own_counters.append(self.first_types)
 
     async def _measure_one(self, provider: RunProvider, index: int) -> tuple[RunSample, RunOutcome]:
@@ -77,12 +78,17 @@ class Measurer:
             [t for t in tools.timers.live_objects() if id(t) in scheduled]
         )
         self.dropped_timers += leftover_probe.drop_cancelled_timers(asyncio.get_running_loop())
+        timers_before = tools.timers.alive()
         tools.clear_type_cache()
         tools.cycles.run = index
         garbage = collect_cycle_garbage(
             tools.framework_types.__contains__, tools.cycles, tools.allocated
         )
         alive_after = tools.tracker.alive()
+        # The tracking records of the objects the collection freed went with them; they are
+        # the tool's own bytes, not the run's.
+        records = (alive_before - alive_after) + (timers_before - tools.timers.alive())
+        cycle_bytes = max(0, garbage.bytes - records * self.record_bytes) if garbage.bytes else 0
         scheduled = scheduled_ids()
         live_timers, _ = leftover_probe.count_timers(
             [t for t in tools.timers.live_objects() if id(t) in scheduled]
@@ -104,7 +110,7 @@ class Measurer:
             framework_alive_before_gc=alive_before,
             framework_alive_after_gc=alive_after,
             cycle_objects=garbage.objects,
-            cycle_bytes=garbage.bytes,
+            cycle_bytes=cycle_bytes,
             cycle_framework_types=garbage.framework_types,
             gc_objects=gc_objects,
             traced_bytes=traced,

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from wfleak import framework
 from wfleak.analysis.explain import CycleSketch, cycle_finding
-from wfleak.analysis.verdict import judge
+from wfleak.analysis.verdict import decide, format_growth, judge, per_run
 from wfleak.model import (
     Environment,
     Finding,
     FindingKind,
     MemraySummary,
+    Reason,
+    ReasonCode,
     Report,
     Settings,
     StopReason,
-    Verdict,
 )
 from wfleak.phases.explain import ExplainResult
 from wfleak.phases.measure import MeasureResult
@@ -39,52 +40,120 @@ class PhaseResults:
     stop_message: str | None = None
 
 
-def merge_explanations(
-    findings: list[Finding], explained: list[Finding], sketch: CycleSketch | None
+UNACCOUNTED_SHARE = 1 / 2
+"""Share of the measured per-run memory growth the explained findings may leave unaccounted
+for without a finding of its own: their sizes come from ``sys.getsizeof`` of what each path
+holds, which misses the allocators' rounding and bookkeeping, and leaves out what the path
+shares with other leaked objects (the run's events a timer's copied contextvars also hold)."""
+
+
+def unaccounted_findings(
+    generic: list[Finding], explained: list[Finding], growth_threshold: float
 ) -> list[Finding]:
-    """Explained leaks replace the generic ones they account for; the ring joins the CYCLE."""
+    """Trend-level findings for the growth the explained findings do not account for."""
+    accounted = sum(f.bytes_per_run for f in explained)
+    remainders: list[Finding] = []
+    for finding in generic:
+        if finding.fingerprint != "retained-memory-growth":
+            continue
+        remainder = finding.bytes_per_run - accounted
+        if remainder < max(growth_threshold, finding.bytes_per_run * UNACCOUNTED_SHARE):
+            continue
+        remainders.append(
+            replace(
+                finding,
+                title="Retained memory grows beyond what the findings above explain",
+                summary=f"{format_growth(remainder)}/run not accounted for by the findings "
+                f"above (retained memory grows {format_growth(finding.bytes_per_run)}/run, "
+                f"they explain {format_growth(accounted)}/run)",
+                fingerprint="unaccounted-memory-growth",
+                bytes_per_run=remainder,
+            )
+        )
+    return remainders
+
+
+def merge_explanations(
+    findings: list[Finding],
+    explained: list[Finding],
+    sketch: CycleSketch | None,
+    growth_threshold: float = Settings.growth_bytes_threshold,
+    unexplained: str = "",
+) -> list[Finding]:
+    """Explained leaks replace the generic ones they account for, and only those: growth they
+    leave unexplained keeps a finding of its own. Generic leaks left without a path say why
+    (``unexplained``). The ring joins the CYCLE."""
+    generic = [f for f in findings if f.kind is FindingKind.LEAK]
     merged = list(explained)
-    if not explained:
-        merged += [f for f in findings if f.kind is FindingKind.LEAK]
+    if explained:
+        merged += unaccounted_findings(generic, explained, growth_threshold)
+    else:
+        merged += [replace(f, unexplained=f.unexplained or unexplained) for f in generic]
     merged += [cycle_finding(f, sketch) for f in findings if f.kind is FindingKind.CYCLE]
     return merged
 
 
-def build_report(settings: Settings, environment: Environment, results: PhaseResults) -> Report:
-    warmup, measure = results.warmup, results.measure
-    runs = measure.runs
+def _stop(results: PhaseResults) -> tuple[StopReason | None, str | None]:
     # An interruption overrides whatever a phase said; a failed warm-up ends before measuring.
-    stop, stop_message = next(
-        (
-            (reason, message)
-            for reason, message in (
-                (results.stop, results.stop_message),
-                (warmup.stop, warmup.stop_message),
-                (measure.stop, measure.stop_message),
+    for reason, message in (
+        (results.stop, results.stop_message),
+        (results.warmup.stop, results.warmup.stop_message),
+        (results.measure.stop, results.measure.stop_message),
+    ):
+        if reason is not None:
+            return reason, message
+    return None, None
+
+
+def _budget_reasons(stop: StopReason | None, message: str | None) -> list[Reason]:
+    if stop is StopReason.MAX_TIME:
+        return [
+            Reason(
+                ReasonCode.BUDGET_EXCEEDED,
+                f"{message}: only the runs measured so far were judged; give --max-time more "
+                "time or run fewer iterations",
             )
-            if reason is not None
-        ),
-        (None, None),
+        ]
+    return []
+
+
+def build_report(settings: Settings, environment: Environment, results: PhaseResults) -> Report:
+    measure = results.measure
+    runs = measure.runs
+    stop, stop_message = _stop(results)
+    assessment = judge(
+        runs, settings, measure.retained_by_type, measure.type_growth, results.settle.evidence()
     )
-    verdict, trends, findings = judge(runs, settings, measure.retained_by_type, measure.type_growth)
-    findings = merge_explanations(findings, results.explain.findings, measure.cycle_sketch)
+    explained = [per_run(f, len(runs)) for f in results.explain.findings]
+    unexplained = results.explain.unexplained or (
+        "" if results.trace.runs else "not explained: the analysis ended before tracing"
+    )
+    findings = merge_explanations(
+        assessment.findings,
+        explained,
+        measure.cycle_sketch,
+        settings.growth_bytes_threshold,
+        unexplained,
+    )
+    reasons = [*assessment.reasons, *_budget_reasons(stop, stop_message), *results.explain.reasons]
     return Report(
         target=settings.target,
         environment=environment,
         settings=settings,
-        verdict=verdict if runs else Verdict.OK,
+        verdict=decide(findings, reasons),
         runs=runs,
-        warmup_done=warmup.done,
+        reasons=reasons,
+        warmup_done=results.warmup.done,
         complete=stop is None
         and (len(runs) == settings.most_iterations or measure.decision is not None),
         stop=stop,
         stop_message=stop_message,
-        failures=warmup.failures + measure.failures,
-        trends=trends,
+        failures=results.warmup.failures + measure.failures,
+        trends=assessment.trends,
         findings=findings,
         type_growth=measure.type_growth,
         allocation_sites=results.trace.allocation_sites,
-        leftovers=measure.leftovers,
+        leftovers=[*measure.leftovers, *results.settle.leftovers()],
         notes=[
             *framework.unsupported_releases(
                 {
@@ -92,6 +161,7 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
                     "llama-index-workflows": environment.workflows,
                 }
             ),
+            *results.settle.notes(),
             *results.explain.notes,
         ],
         memray=results.memray,

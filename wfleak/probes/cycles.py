@@ -29,9 +29,12 @@ def collect_cycle_garbage(
     ``DEBUG_SAVEALL`` parks the garbage in ``gc.garbage`` (after weakref callbacks and
     finalizers have run), so it can be counted and, when asked, handed to ``inspect_garbage``
     before a second collection frees it for real. The byte count is the fall in allocated
-    memory (``allocated``: the allocators' or tracemalloc's count) across that second
-    collection.
+    memory (``allocated``: the allocators' or tracemalloc's count) from before the first
+    collection to after the second: all that the cyclic GC frees for the run, including what
+    finalizers and weakref callbacks release during the first one, as a plain
+    ``gc.collect()`` would.
     """
+    before = allocated()
     previous_debug = collector.get_debug()
     collector.set_debug(previous_debug | _gc.DEBUG_SAVEALL)
     try:
@@ -46,9 +49,7 @@ def collect_cycle_garbage(
     if inspect_garbage is not None and count:
         inspect_garbage(garbage, dict(framework_types))
     if not count:
-        # Nothing to free, so nothing to measure: reading the allocator's count is not free.
         return CycleGarbage(objects=0, bytes=0, framework_types={})
-    before = allocated()
     garbage.clear()
     collector.collect()
     after = allocated()

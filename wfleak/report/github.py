@@ -88,12 +88,18 @@ def _cell(text: str) -> str:
 
 
 def _row(result: TargetResult) -> str:
-    icon = {TargetStatus.PASSED: "✅", TargetStatus.INTERRUPTED: "⏹"}.get(result.status, "❌")
+    icon = {
+        TargetStatus.PASSED: "✅",
+        TargetStatus.INTERRUPTED: "⏹",
+        TargetStatus.INCONCLUSIVE: "?",
+    }.get(result.status, "❌")
     growth = growth_per_run(result.report)
     growth_text = format_growth(growth) if growth is not None else ""
     finding = top_finding(result)
     if result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
         detail = result.message
+    elif result.status is TargetStatus.INCONCLUSIVE:
+        detail = "; ".join(v.message for v in result.violations)
     elif finding is not None:
         detail = finding.headline
     else:
@@ -104,6 +110,10 @@ def _row(result: TargetResult) -> str:
 
 def _details(result: TargetResult) -> list[str]:
     finding = top_finding(result)
+    if result.status is TargetStatus.INCONCLUSIVE:
+        return ["", f"### `{result.name}`: INCONCLUSIVE", ""] + [
+            f"- {v.message}" for v in result.violations
+        ]
     if finding is None or result.report is None or result.status is TargetStatus.PASSED:
         return []
     name, md = safety.code_span(result.name), safety.markdown

@@ -197,8 +197,20 @@ def render_html(report: Report, diagram: Diagram) -> str:
             f"{escape(finding.pattern_id or '')} {escape(finding.title)}</h3>"
             f"<p>{inline_markdown(finding.summary)}</p>"
             f"<p>{inline_markdown(finding.explanation)}</p>"
-            f"<p><b>Fix:</b> {inline_markdown(finding.fix)}</p>{example}</section>"
+            f"<p><b>Fix:</b> {inline_markdown(finding.fix)}</p>{example}"
+            + (
+                f"<p><b>No path:</b> {escape(finding.unexplained)}</p>"
+                if finding.unexplained
+                else ""
+            )
+            + "</section>"
         )
+    reasons = "".join(
+        f"<li><code>{escape(r.code.value)}</code> {escape(r.message)}</li>" for r in report.reasons
+    )
+    verdict = f"<h2>Verdict: {escape(report.verdict.value.upper())}</h2>" + (
+        f"<ul>{reasons}</ul>" if reasons else ""
+    )
     clusters = "".join(
         f"<figure><figcaption>{inline_markdown(c.title)}</figcaption>{_cluster_svg(c)}</figure>"
         for c in diagram.clusters
@@ -214,9 +226,9 @@ def render_html(report: Report, diagram: Diagram) -> str:
         ".legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1.2em}"
         ".swatch{display:inline-block;width:1em;height:1em;border:1px solid;"
         "border-radius:3px;margin-right:.4em;vertical-align:-.15em}"
-        f"</style></head><body><h1>{escape(diagram.title)}</h1>"
+        f"</style></head><body><h1>{escape(diagram.title)}</h1>{verdict}"
         f"<h2>Memory retained after GC, per measured run</h2>{_memory_plot(report)}"
         f"<h2>What holds the memory</h2>{clusters or '<p>No finding to draw.</p>'}"
-        f"<h2>Findings</h2>{''.join(findings) or '<p>None: OK.</p>'}"
+        f"<h2>Findings</h2>{''.join(findings) or '<p>None.</p>'}"
         "</body></html>\n"
     )

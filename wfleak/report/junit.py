@@ -25,6 +25,8 @@ def finding_text(finding: Finding) -> str:
         lines.append(f"fix: {finding.fix}")
     if finding.fix_example:
         lines.append(f"example: {finding.fix_example}")
+    if finding.unexplained:
+        lines.append(f"no path: {finding.unexplained}")
     return "\n".join(lines)
 
 
@@ -53,11 +55,12 @@ def _testcase(result: TargetResult) -> ET.Element:
             "time": f"{result.duration_s:.3f}",
         },
     )
-    if result.status is TargetStatus.LEAKING:
+    if result.status in (TargetStatus.LEAKING, TargetStatus.INCONCLUSIVE):
+        kind = "INCONCLUSIVE" if result.status is TargetStatus.INCONCLUSIVE else None
         failure = ET.SubElement(
             case,
             "failure",
-            {"message": xml(result.violations[0].message), "type": status_word(result)},
+            {"message": xml(result.violations[0].message), "type": kind or status_word(result)},
         )
         failure.text = xml(_failure_text(result))
     elif result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
@@ -75,7 +78,9 @@ def _testcase(result: TargetResult) -> ET.Element:
 
 def render_junit(check: CheckReport) -> str:
     cases = [_testcase(result) for result in check.targets]
-    failures = sum(r.status is TargetStatus.LEAKING for r in check.targets)
+    failures = sum(
+        r.status in (TargetStatus.LEAKING, TargetStatus.INCONCLUSIVE) for r in check.targets
+    )
     errors = sum(
         r.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED) for r in check.targets
     )

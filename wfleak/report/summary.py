@@ -19,11 +19,13 @@ _MARK = {
     TargetStatus.NOT_LOADED: ("!", "bold red"),
     TargetStatus.RUN_FAILED: ("!", "bold red"),
     TargetStatus.INTERRUPTED: ("-", "yellow"),
+    TargetStatus.INCONCLUSIVE: ("?", "bold magenta"),
 }
 _WORD = {
     TargetStatus.NOT_LOADED: "ERROR",
     TargetStatus.RUN_FAILED: "FAILED",
     TargetStatus.INTERRUPTED: "STOPPED",
+    TargetStatus.INCONCLUSIVE: "INCONCLUSIVE",
 }
 
 
@@ -66,6 +68,8 @@ def target_line(result: TargetResult, name_width: int = 0) -> Text:
     finding = top_finding(result)
     if result.status in (TargetStatus.NOT_LOADED, TargetStatus.RUN_FAILED):
         line.append(f"  {_t(result.message)}")
+    elif result.status is TargetStatus.INCONCLUSIVE:
+        line.append(f"  {_t(result.violations[0].message)}" if result.violations else "")
     elif result.violations and finding is not None:
         line.append(f"  {_t(finding.headline)}")
     elif result.violations:
@@ -76,6 +80,8 @@ def target_line(result: TargetResult, name_width: int = 0) -> Text:
 def render_target(result: TargetResult, console: Console, name_width: int = 0) -> None:
     console.print(target_line(result, name_width), soft_wrap=True)
     finding = top_finding(result)
+    if result.status is TargetStatus.INCONCLUSIVE:
+        finding = None
     if finding is not None and result.status is not TargetStatus.PASSED:
         console.print(Text(f"    {_t(finding.summary)}"), soft_wrap=True)
         if finding.fix:
@@ -101,6 +107,8 @@ def totals_line(check: CheckReport) -> str:
     parts = [f"{counts[TargetStatus.PASSED]} of {total} passed"]
     if counts[TargetStatus.LEAKING]:
         parts.append(f"{counts[TargetStatus.LEAKING]} failed")
+    if counts[TargetStatus.INCONCLUSIVE]:
+        parts.append(f"{counts[TargetStatus.INCONCLUSIVE]} inconclusive")
     unchecked = counts[TargetStatus.NOT_LOADED] + counts[TargetStatus.RUN_FAILED]
     if unchecked:
         parts.append(f"{unchecked} could not be checked")

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from wfleak.analysis.trend import MIN_POINTS
 from wfleak.analysis.verdict import format_bytes, format_growth
 from wfleak.model import (
     Finding,
@@ -27,10 +28,16 @@ SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
 SERIES_TEXT_WIDTH = 68
 """Columns the series table needs besides the sparkline: metric, growth, test and padding."""
-_STYLE = {Verdict.LEAK: "bold red", Verdict.CYCLE: "bold yellow", Verdict.OK: "bold green"}
+_STYLE = {
+    Verdict.LEAK: "bold red",
+    Verdict.CYCLE: "bold yellow",
+    Verdict.INCONCLUSIVE: "bold magenta",
+    Verdict.OK: "bold green",
+}
 _MEANING = {
     Verdict.LEAK: "objects or memory from finished runs stay reachable after a full GC",
     Verdict.CYCLE: "runs leave reference cycles: memory lingers until the cyclic GC runs",
+    Verdict.INCONCLUSIVE: "no leak found, but the evidence cannot support OK",
     Verdict.OK: "nothing from finished runs outlives them",
 }
 
@@ -101,23 +108,25 @@ def _header(report: Report) -> Table:
 def _verdict_panel(report: Report) -> Panel:
     verdict = report.verdict
     lines = [Text(verdict.name, style=_STYLE[verdict]) + Text(f"  {_MEANING[verdict]}")]
-    if not report.runs:
-        lines = [Text("no measured runs: no verdict", style="bold")]
     for finding in report.findings:
         marker = "✗" if finding.kind is FindingKind.LEAK else "↻"
         lines.append(
             Text(f"{marker} {_t(finding.title)}", style=_STYLE[Verdict(finding.kind.value)])
         )
+    for reason in report.reasons:
+        lines.append(Text(f"? {reason.code.value}: {_t(reason.message)}", style="magenta"))
     if report.stop_message:
         lines.append(Text(f"! incomplete: {_t(report.stop_message)}", style="bold magenta"))
     return Panel(Group(*lines), title="verdict", border_style=_STYLE[verdict].split()[-1])
 
 
-def _trend_row(trend: Trend) -> tuple[str, str]:
+def _trend_row(trend: Trend, runs: int) -> tuple[str, str]:
     if trend.unit == "bytes":
         slope = f"{format_growth(trend.slope)}/run"
     else:
         slope = f"{trend.slope:+.1f}/run"
+    if runs < MIN_POINTS:
+        return slope, f"untested (needs {MIN_POINTS} runs)"
     status = "growing" if trend.growing else "flat"
     return slope, f"{status} (p={trend.p_value:.2g})"
 
@@ -136,7 +145,7 @@ def _series(report: Report, width: int) -> Table:
         "live objects": [float(r.gc_objects) for r in report.runs],
     }
     for trend in report.trends:
-        slope, status = _trend_row(trend)
+        slope, status = _trend_row(trend, len(report.runs))
         style = "red" if trend.growing else ""
         table.add_row(
             trend.metric,
@@ -163,6 +172,8 @@ def _finding(finding: Finding) -> Panel:
         body.append(Text(_block(finding.explanation), style="dim"))
     if finding.fix:
         body.append(Text("fix: ", style="bold") + Text(_block(finding.fix)))
+    if finding.unexplained:
+        body.append(Text("no path: ", style="bold") + Text(_block(finding.unexplained)))
     title = _t(finding.headline)
     style = "red" if finding.kind is FindingKind.LEAK else "yellow"
     return Panel(Group(*body), title=title, title_align="left", border_style=style)
@@ -208,11 +219,12 @@ def _leftovers(report: Report) -> Table | None:
     table.add_column("what")
     table.add_column("count", justify="right")
     for row in report.leftovers:
-        kind = (
-            f"{row.kind} (cancelled, waits for its deadline: not a leak)"
-            if row.cancelled
-            else row.kind
-        )
+        if row.kind == "held_until_timer":
+            kind = "held until a timer fired (not a leak)"
+        elif row.cancelled:
+            kind = f"{row.kind} (cancelled, waits for its deadline: not a leak)"
+        else:
+            kind = row.kind
         table.add_row(kind, _t(row.description), str(row.count))
     return table
 
@@ -239,6 +251,10 @@ def _next_steps(report: Report) -> list[str]:
         )
     if report.memray is not None:
         steps.append(f"Leaked allocations as a flame graph: {_t(report.memray.flamegraph_command)}")
+    if report.verdict is Verdict.INCONCLUSIVE:
+        steps.extend(
+            _t(f"{reason.message[:1].upper()}{reason.message[1:]}.") for reason in report.reasons
+        )
     if report.verdict is Verdict.OK and report.stop is None:
         steps.append("Guard it in CI so it stays that way.")
     return steps
