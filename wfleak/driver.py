@@ -203,6 +203,18 @@ class WorkflowProvider:
         self._context = None
 
 
+def _drop_tracebacks(exc: BaseException) -> None:
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+
+
 async def run_with_timeout(provider: RunProvider, timeout: float | None) -> RunOutcome:
     """Run once; a failure becomes a one-line description, with no traceback kept alive."""
     try:
@@ -216,8 +228,10 @@ async def run_with_timeout(provider: RunProvider, timeout: float | None) -> RunO
         return RunOutcome(ok=False, error=failed.description)
     except Exception as exc:
         description = describe_exception(exc)
-        # The traceback's frames hold the run's locals (its Context, handler, events).
-        exc.__traceback__ = None
+        # The tracebacks' frames hold the run's locals (its Context, handler, events), and so
+        # do those of the exceptions it was raised from: dropped before the probes look, so a
+        # failed run is measured like the others.
+        _drop_tracebacks(exc)
         del exc
         return RunOutcome(ok=False, error=description)
     return RunOutcome(ok=True)

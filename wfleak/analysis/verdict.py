@@ -237,8 +237,9 @@ def _pending_timer_reasons(
     names = sorted({name for name, _ in settled.later})
     reason = Reason(
         ReasonCode.HELD_BY_PENDING_TIMER,
-        f"{len(settled.later)} timers the runs scheduled ({', '.join(names[:3])}) are still "
-        f"pending after the settle phase, the last due in {latest:.1f} s"
+        f"{len(settled.later)} timer{'s' if len(settled.later) != 1 else ''} the runs "
+        f"scheduled ({', '.join(names[:3])}) still pending after the settle phase, the last "
+        f"due in {latest:.1f} s"
         + (
             f": what they hold is judged once they fire, so run with --settle "
             f"{math.ceil(latest) + 1}"
