@@ -72,6 +72,10 @@ QUARANTINED: dict[str, str] = {
     "tests/e2e/test_failures.py::test_max_time_bounds_the_analysis_after_the_runs_and_keeps_them": (
         HEARTBEAT_VS_EXACT_STDERR
     ),
+    "tests/e2e/test_clean_corpus.py::test_clean_workflow_is_ok[agents.py:make_agent_pipeline-2]": (
+        "seen in one of three full runs: a false LEAK, +1.6 live objects per run (weakrefs, "
+        "builtin methods) on the agent pipeline; the other repetitions stay guarded"
+    ),
     "tests/live/test_watcher.py::test_explains_the_retention_path[fork]": WATCH_FORK,
     "tests/live/test_watcher.py::test_report_is_the_model_the_renderers_and_graph_take": (
         WATCH_FORK
