@@ -85,10 +85,16 @@ class FindingKind(StrEnum):
 
 
 class Origin(StrEnum):
-    """Whose code a finding points at (LeakCanary's app leaks vs library leaks)."""
+    """Who must act on a finding, decided from where the holding references' code lives.
+
+    FRAMEWORK: the workflow engine (the ``workflows`` package, or llama-index-core's own engine
+    modules). LIBRARY: any other installed distribution, a web framework included. APP: the
+    user's project. UNKNOWN: nothing could be determined (the finding says why).
+    """
 
     APP = "app"
     FRAMEWORK = "framework"
+    LIBRARY = "library"
     UNKNOWN = "unknown"
 
 
@@ -293,6 +299,9 @@ class Node:
     size: int
     framework: bool = False
     root: bool = False
+    origin: str = ""
+    """Whose code the object's type is: ``framework``, ``library``, ``app``, or empty for
+    the interpreter's own types (containers, frames, asyncio's handles)."""
 
 
 @dataclass(frozen=True)
@@ -308,6 +317,11 @@ class Finding:
     title: str
     summary: str
     origin: Origin = Origin.UNKNOWN
+    origin_package: str = ""
+    """For a framework or library finding, the installed distribution and release that holds
+    the objects: ``llama-index-workflows 2.26.1``, ``aiohttp 3.14.5``."""
+    origin_reason: str = ""
+    """Why the owner is what it is; for ``unknown``, why it could not be determined."""
     fingerprint: str = ""
     count: int = 0
     """How many objects share this finding's path (LEAK), or runs that left the cycle (CYCLE)."""

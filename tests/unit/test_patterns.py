@@ -1,14 +1,27 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from packaging.version import Version
 
 from wfleak.analysis.paths import RootKind
-from wfleak.analysis.patterns import CATALOGUE, Pattern, Step, by_id, match, version_key
-from wfleak.framework import package_version
+from wfleak.analysis.patterns import (
+    APP,
+    CATALOGUE,
+    FRAMEWORK,
+    LIBRARY,
+    PYTHON,
+    Affected,
+    EdgeRule,
+    Pattern,
+    Step,
+    by_id,
+    canonical,
+    match,
+    version_key,
+)
 from wfleak.model import FindingKind, Origin
 
 CONTEXT = "workflows.context.context.Context"
@@ -50,10 +63,23 @@ def test_pattern_ids_are_unique_and_well_formed() -> None:
     assert all(re.fullmatch(r"WFL\d{3}", pattern_id) for pattern_id in ids)
 
 
-def test_framework_pattern_ids_are_1xx_and_app_ids_are_0xx() -> None:
+def test_framework_and_library_ids_are_1xx_and_app_ids_are_0xx() -> None:
     for pattern in CATALOGUE:
-        expected = "1" if pattern.origin is Origin.FRAMEWORK else "0"
+        expected = "0" if pattern.origin is Origin.APP else "1"
         assert pattern.id[3] == expected, pattern.id
+
+
+@pytest.mark.parametrize(
+    "pattern", [p for p in CATALOGUE if p.origin is not Origin.APP], ids=lambda p: p.id
+)
+def test_every_framework_entry_is_gated_and_matches_only_the_owners_references(
+    pattern: Pattern,
+) -> None:
+    assert pattern.affected, "a framework entry needs the releases it affects"
+    owned = [r for r in pattern.rules if r.owner == pattern.origin.value and r.package]
+    assert owned, "a framework entry must require a reference made by the owner's own code"
+    packages = {canonical(r.package or "") for r in owned}
+    assert packages <= {canonical(a.package) for a in pattern.affected}
 
 
 @pytest.mark.parametrize("pattern", CATALOGUE, ids=lambda p: p.id)
@@ -71,8 +97,9 @@ def test_pattern_root_kinds_are_real_root_kinds(pattern: Pattern) -> None:
 @pytest.mark.parametrize("pattern", CATALOGUE, ids=lambda p: p.id)
 def test_pattern_affected_ranges_are_consistent(pattern: Pattern) -> None:
     for affected in pattern.affected:
-        # A range needs its last affected release or its first fixed one (or both).
-        assert affected.last is not None or affected.fixed_in is not None
+        # A range needs its last affected release or its first fixed one (or both), or a
+        # first affected release when no release fixes it yet.
+        assert affected.last is not None or affected.fixed_in is not None or affected.first
         if affected.first is not None and affected.last is not None:
             assert Version(affected.first) <= Version(affected.last)
         if affected.fixed_in is not None and affected.last is not None:
@@ -83,156 +110,337 @@ def test_pattern_affected_ranges_are_consistent(pattern: Pattern) -> None:
 class Example:
     root_kind: str | None
     steps: tuple[Step, ...]
-    target: str
+    target: Step
 
+
+def _fw(holder: str, label: str, package: str, version: str, role: str = "") -> Step:
+    return Step(holder, label, FRAMEWORK, package, version, role)
+
+
+def _lib(holder: str, label: str, package: str, version: str = "1.0") -> Step:
+    return Step(holder, label, LIBRARY, package, version)
+
+
+def _app(holder: str, label: str) -> Step:
+    return Step(holder, label, APP)
+
+
+def _py(holder: str, label: str) -> Step:
+    return Step(holder, label, PYTHON)
+
+
+CORE_CONTEXT = "llama_index.core.workflow.context.Context"
+OLD_CORE = "0.12.10.post1"
+CONTEXT_TARGET = Step(CONTEXT, "", FRAMEWORK, "llama-index-workflows", "2.26.1", "context")
 
 EXAMPLES: dict[str, Example] = {
     "WFL101": Example(
         "shared workflow",
-        (Step("llama_index.core.workflow.workflow.MyWorkflow", "._contexts"),),
-        "llama_index.core.workflow.context.Context",
+        (
+            _fw("samples.MyWorkflow", "._contexts", "llama-index-core", OLD_CORE, "workflow"),
+            _py("set", "{member}"),
+        ),
+        Step(CORE_CONTEXT, "", FRAMEWORK, "llama-index-core", OLD_CORE, "context"),
     ),
     "WFL102": Example(
         None,
         (
-            Step("llama_index.core.workflow.context.Context", "._tasks"),
-            Step("set", "{member}"),
+            _fw(CORE_CONTEXT, "._tasks", "llama-index-core", OLD_CORE, "context"),
+            _py("set", "{member}"),
         ),
-        "llama_index.core.workflow.context.Context",
+        Step(CORE_CONTEXT, "", FRAMEWORK, "llama-index-core", OLD_CORE, "context"),
     ),
     "WFL107": Example(
         None,
-        (Step("llama_index.core.workflow.workflow.Workflow", "._contexts"),),
-        "llama_index.core.workflow.workflow.Workflow",
+        (
+            _fw(
+                "llama_index.core.workflow.workflow.Workflow",
+                "._contexts",
+                "llama-index-core",
+                OLD_CORE,
+                "workflow",
+            ),
+        ),
+        Step("llama_index.core.workflow.workflow.Workflow", "", FRAMEWORK, "llama-index-core"),
     ),
     "WFL103": Example(
         "event loop",
-        (Step("asyncio.events.TimerHandle", "._context (copied contextvars)"),),
-        CONTEXT,
+        (
+            _py("asyncio.events.TimerHandle", "._context (copied contextvars)"),
+            _fw(
+                "_contextvars.Context",
+                "[ContextVar 'current_run']",
+                "llama-index-workflows",
+                "2.17.1",
+            ),
+        ),
+        CONTEXT_TARGET,
     ),
     "WFL104": Example(
         "reused Context",
-        (Step("llama_index.core.workflow.context.Context", "._in_progress"),),
-        "llama_index.core.workflow.events.StopEvent",
+        (_fw(CORE_CONTEXT, "._in_progress", "llama-index-core", "0.12.5", "context"),),
+        Step("llama_index.core.workflow.events.StopEvent", "", FRAMEWORK, role="event"),
     ),
     "WFL105": Example(
         "module",
-        (Step("llama_agents.server.store.InMemoryWorkflowStore", "._runs"),),
-        "llama_agents.server.store.RunRecord",
+        (
+            _lib(
+                "llama_agents.server.store.InMemoryWorkflowStore",
+                "._runs",
+                "llama-agents-server",
+                "0.1.5",
+            ),
+        ),
+        Step("llama_agents.server.store.RunRecord", "", LIBRARY, "llama-agents-server", "0.1.5"),
     ),
     "WFL106": Example(
         None,
-        (Step("function", "closure 'run_workflow'"),),
-        "workflows.workflow.Workflow",
+        (_fw("function", "closure 'run_workflow'", "llama-index-workflows", "2.26.1"),),
+        Step("workflows.workflow.Workflow", "", FRAMEWORK, role="workflow"),
     ),
     "WFL009": Example(
         "module",
         (
-            Step("fastapi.applications.FastAPI", ".state"),
-            Step("starlette.datastructures.State", "._state"),
-            Step("dict", "['handlers']"),
+            _app("module", ".app"),
+            _lib("fastapi.applications.FastAPI", ".state", "fastapi"),
+            _lib("starlette.datastructures.State", "._state", "starlette"),
+            _py("dict", "['handlers']"),
         ),
-        "workflows.handler.WorkflowHandler",
+        Step("workflows.handler.WorkflowHandler", "", FRAMEWORK, role="handler"),
     ),
     "WFL010": Example(
         "module",
         (
-            Step("fastapi.routing.APIRoute", ".endpoint"),
-            Step("function", "closure 'recent'"),
-            Step("list", "[3]"),
+            _lib("fastapi.routing.APIRoute", ".endpoint", "fastapi"),
+            _app("function", "closure 'recent'"),
+            _py("list", "[3]"),
         ),
-        "workflows.handler.WorkflowHandler",
+        Step("workflows.handler.WorkflowHandler", "", FRAMEWORK, role="handler"),
     ),
-    "WFL001": Example("module", (Step("module", ".HISTORY"), Step("list", "[41]")), CONTEXT),
+    "WFL001": Example("module", (_app("module", ".HISTORY"), _py("list", "[41]")), CONTEXT_TARGET),
     "WFL002": Example(
-        "shared workflow", (Step("samples.MyWorkflow", ".seen"), Step("list", "[0]")), CONTEXT
+        "shared workflow", (_app("samples.MyWorkflow", ".seen"), _py("list", "[0]")), CONTEXT_TARGET
+    ),
+    "WFL011": Example(
+        "pending task",
+        (
+            _fw("_asyncio.Task", "._coro", "llama-index-workflows", "2.26.1"),
+            _fw(
+                "coroutine",
+                "local 'ctx' in _run() at workflows/x.py:3",
+                "llama-index-workflows",
+                "2.26.1",
+            ),
+        ),
+        CONTEXT_TARGET,
     ),
     "WFL003": Example(
         "pending task",
-        (Step("_asyncio.Task", "._coro"), Step("coroutine", "local 'ctx' in job() at app.py:3")),
-        CONTEXT,
+        (_app("_asyncio.Task", "._coro"), _app("coroutine", "local 'ctx' in job() at app.py:3")),
+        CONTEXT_TARGET,
     ),
     "WFL004": Example(
         "event loop",
-        (Step("asyncio.events.Handle", "._context (copied contextvars)"),),
-        CONTEXT,
+        (
+            _py("asyncio.events.Handle", "._context (copied contextvars)"),
+            _app("_contextvars.Context", "[ContextVar 'CURRENT_RUN']"),
+        ),
+        CONTEXT_TARGET,
     ),
     "WFL005": Example(
-        "module", (Step("functools._lru_cache_wrapper", "(cache)"), Step("dict", "[3]")), CONTEXT
+        "module",
+        (_py("functools._lru_cache_wrapper", "(cache)"), _py("dict", "[3]")),
+        CONTEXT_TARGET,
     ),
-    "WFL006": Example("class", (Step("type", "._cache"), Step("dict", "['run-1']")), CONTEXT),
+    "WFL006": Example("class", (_app("type", "._cache"), _py("dict", "['run-1']")), CONTEXT_TARGET),
     "WFL007": Example(
         "module",
-        (Step("list", "[0]"), Step("ValueError", ".__traceback__"), Step("traceback", ".tb_frame")),
-        CONTEXT,
+        (_py("list", "[0]"), _py("ValueError", ".__traceback__"), _py("traceback", ".tb_frame")),
+        CONTEXT_TARGET,
     ),
     "WFL008": Example(
-        "reused Context", (Step("workflows.context.context.Context", "._state"),), CONTEXT
+        "reused Context",
+        (_fw(CONTEXT, "._state", "llama-index-workflows", "2.26.1", "context"),),
+        CONTEXT_TARGET,
     ),
 }
+
+
+def nothing_installed(_name: str) -> str | None:
+    """The version lookup of an environment without any of the affected releases: a match
+    can then only come from the release named on the path."""
+    return None
 
 
 def test_every_pattern_has_an_example() -> None:
     assert set(EXAMPLES) == {pattern.id for pattern in CATALOGUE}
 
 
-def _installed_in_affected_range(pattern: Pattern) -> bool:
-    if not pattern.affected:
-        return True
-    for affected in pattern.affected:
-        installed = package_version(affected.package)
-        if installed is None:
-            continue
-        low_ok = affected.first is None or Version(installed) >= Version(affected.first)
-        if affected.last is None:
-            # Only the first fixed release is on record.
-            if low_ok and Version(installed) < Version(affected.fixed_in or "0"):
-                return True
-        elif low_ok and Version(installed) <= Version(affected.last):
-            return True
-    return False
+@pytest.mark.parametrize("pattern", CATALOGUE, ids=lambda p: p.id)
+def test_pattern_matches_its_example_on_an_affected_release(pattern: Pattern) -> None:
+    example = EXAMPLES[pattern.id]
+    assert pattern.matches(example.root_kind, example.steps, example.target, nothing_installed)
+    # The catalogue's first match is this entry (the order puts the specific ones first).
+    kind_first = match(
+        pattern.kind,
+        example.root_kind,
+        [*example.steps, example.target],
+        example.target,
+        nothing_installed,
+    )
+    assert kind_first is pattern
 
 
 @pytest.mark.parametrize("pattern", CATALOGUE, ids=lambda p: p.id)
-def test_pattern_matches_its_example(pattern: Pattern) -> None:
+def test_each_rule_of_a_pattern_is_needed(pattern: Pattern) -> None:
+    """Replacing any rule (or the root kinds, root owner, target) with nonsense turns the
+    example's match off: the example exercises every part of the entry."""
     example = EXAMPLES[pattern.id]
-    matched = pattern.matches(example.root_kind, example.steps, example.target)
-    assert matched is _installed_in_affected_range(pattern)
-
-
-@pytest.mark.parametrize("pattern", CATALOGUE, ids=lambda p: p.id)
-def test_pattern_without_its_required_references_or_root_does_not_match(pattern: Pattern) -> None:
-    example = EXAMPLES[pattern.id]
-    if pattern.rules:
-        assert not pattern.matches(example.root_kind, (), example.target)
-        unrelated = (Step("somewhere.Holder", ".unrelated"),)
-        assert not pattern.matches(example.root_kind, unrelated, example.target)
+    args = (example.root_kind, example.steps, example.target, nothing_installed)
+    for k in range(len(pattern.rules)):
+        rules = list(pattern.rules)
+        rules[k] = EdgeRule(holder="nonsense", label="nonsense")
+        assert not replace(pattern, rules=tuple(rules)).matches(*args), k
     if pattern.root_kinds:
-        assert not pattern.matches("no such root", example.steps, example.target)
+        assert not replace(pattern, root_kinds=("nonsense",)).matches(*args)
+    if pattern.root_owner is not None:
+        assert not replace(pattern, root_owner="nonsense").matches(*args)
+    if pattern.target_roles:
+        assert not replace(pattern, target_roles=("nonsense",)).matches(*args)
     if pattern.target != ".*":
-        assert not pattern.matches(example.root_kind, example.steps, "builtins.bytes")
+        assert not replace(pattern, target="nonsense").matches(*args)
+    if pattern.affected:
+        nonsense = tuple(
+            replace(a, first="99.0", last="99.1", fixed_in="99.2") for a in pattern.affected
+        )
+        assert not replace(pattern, affected=nonsense).matches(*args)
+
+
+def _with_version(steps: tuple[Step, ...], package: str, version: str) -> tuple[Step, ...]:
+    return tuple(
+        replace(s, version=version) if canonical(s.distribution) == canonical(package) else s
+        for s in steps
+    )
+
+
+@pytest.mark.parametrize("pattern", [p for p in CATALOGUE if p.affected], ids=lambda p: p.id)
+def test_gated_pattern_does_not_match_outside_its_releases(pattern: Pattern) -> None:
+    example = EXAMPLES[pattern.id]
+    for affected in pattern.affected:
+        outside = [v for v in (affected.fixed_in,) if v is not None]
+        if affected.first is not None:
+            outside.append("0.0.1")
+        assert outside, "a range needs a release outside it"
+        for version in outside:
+            steps = _with_version(example.steps, affected.package, version)
+            target = _with_version((example.target,), affected.package, version)[0]
+            assert not pattern.matches(example.root_kind, steps, target, nothing_installed), version
+        for version in (affected.first, affected.last):
+            if version is not None:
+                steps = _with_version(example.steps, affected.package, version)
+                assert pattern.matches(example.root_kind, steps, example.target, nothing_installed)
+
+
+@pytest.mark.parametrize("pattern", [p for p in CATALOGUE if p.affected], ids=lambda p: p.id)
+def test_gate_falls_back_to_the_installed_release(pattern: Pattern) -> None:
+    """Without a release on the path, the installed one decides (the lookup is injected)."""
+    example = EXAMPLES[pattern.id]
+    (affected, *_) = pattern.affected
+    bare = tuple(replace(s, version="") for s in example.steps)
+    inside = affected.last or affected.first or "0.0.1"
+    assert pattern.matches(example.root_kind, bare, example.target, lambda name: inside)
+    outside = affected.fixed_in or "0.0.1"
+    assert not pattern.matches(example.root_kind, bare, example.target, lambda name: outside)
+    assert not pattern.matches(example.root_kind, bare, example.target, nothing_installed)
+
+
+def _as_users(step: Step) -> Step:
+    """The same reference made by a user class of the same name."""
+    if step.owner in (FRAMEWORK, LIBRARY):
+        return Step(step.holder, step.label, APP)
+    return step
+
+
+@pytest.mark.parametrize(
+    "pattern", [p for p in CATALOGUE if p.origin is not Origin.APP], ids=lambda p: p.id
+)
+def test_user_lookalikes_never_match_a_framework_entry(pattern: Pattern) -> None:
+    example = EXAMPLES[pattern.id]
+    steps = tuple(_as_users(s) for s in example.steps)
+    affected = pattern.affected[0]
+    in_range = lambda name: affected.last or affected.first  # noqa: E731
+    assert not pattern.matches(example.root_kind, steps, _as_users(example.target), in_range)
+
+
+@pytest.mark.parametrize(
+    ("label", "role"),
+    [
+        ("._tasks", "context"),
+        ("._contexts", ""),
+        ("._in_progress", "context"),
+        ("._broker_log", "context"),
+    ],
+)
+def test_a_user_class_named_context_matches_no_framework_entry(label: str, role: str) -> None:
+    steps = [Step("myapp.state.Context", label, APP), Step("set", "{member}", PYTHON)]
+    target = Step("myapp.state.Context", "", APP)
+    for root_kind in (None, "module", "reused Context", "shared workflow"):
+        for kind in FindingKind:
+            found = match(kind, root_kind, [*steps, target], target, lambda name: OLD_CORE)
+            assert found is None or found.origin is Origin.APP, found
 
 
 def test_match_module_global_holding_a_context_is_wfl001() -> None:
-    steps = [Step("module", ".HISTORY"), Step("list", "[41]")]
-    found = match(FindingKind.LEAK, "module", steps, CONTEXT)
+    found = match(FindingKind.LEAK, "module", EXAMPLES["WFL001"].steps, CONTEXT_TARGET)
     assert found is by_id("WFL001")
 
 
+def test_a_library_module_global_is_not_wfl001() -> None:
+    steps = [_lib("module", ".REGISTRY", "somelib"), _py("list", "[41]")]
+    assert match(FindingKind.LEAK, "module", steps, CONTEXT_TARGET) is None
+
+
+def test_a_global_holding_a_library_event_is_not_wfl001() -> None:
+    """A token-counting handler's events are not the engine's: no "keep an id of the ctx"."""
+    steps = [
+        _app("module", ".token_counter"),
+        _lib("TokenCountingHandler", ".llm_token_counts", "llama-index-core"),
+    ]
+    target = Step(
+        "llama_index.core.callbacks.schema.TokenCountingEvent", "", LIBRARY, "llama-index-core"
+    )
+    assert match(FindingKind.LEAK, "module", steps, target) is None
+
+
 def test_match_shared_workflow_holding_a_context_is_wfl002() -> None:
-    steps = [Step("samples.leaky_self.MyWorkflow", ".seen"), Step("list", "[0]")]
-    found = match(FindingKind.LEAK, "shared workflow", steps, CONTEXT)
+    found = match(FindingKind.LEAK, "shared workflow", EXAMPLES["WFL002"].steps, CONTEXT_TARGET)
     assert found is by_id("WFL002")
 
 
+def test_the_frameworks_attribute_on_a_shared_workflow_is_not_wfl002() -> None:
+    steps = [_fw("samples.MyWorkflow", "._contexts", "llama-index-core", "0.10.68", "workflow")]
+    found = match(FindingKind.LEAK, "shared workflow", steps, CONTEXT_TARGET, nothing_installed)
+    assert found is not None and found.origin is Origin.FRAMEWORK
+
+
+def test_a_timer_holding_a_framework_contextvar_is_not_wfl004() -> None:
+    steps = [
+        _py("asyncio.events.TimerHandle", "._context (copied contextvars)"),
+        _fw(
+            "_contextvars.Context", "[ContextVar 'step_worker']", "llama-index-workflows", "2.26.1"
+        ),
+    ]
+    found = match(FindingKind.LEAK, "event loop", steps, CONTEXT_TARGET, nothing_installed)
+    assert found is None or found.origin is not Origin.APP
+
+
 def test_match_respects_the_finding_kind() -> None:
-    steps = [Step("module", ".HISTORY"), Step("list", "[41]")]
-    assert match(FindingKind.CYCLE, "module", steps, CONTEXT) is None
+    assert match(FindingKind.CYCLE, "module", EXAMPLES["WFL001"].steps, CONTEXT_TARGET) is None
 
 
 def test_match_module_global_holding_something_else_is_not_wfl001() -> None:
-    steps = [Step("module", ".HISTORY"), Step("list", "[41]")]
-    assert match(FindingKind.LEAK, "module", steps, "builtins.bytes") is None
+    steps = EXAMPLES["WFL001"].steps
+    assert match(FindingKind.LEAK, "module", steps, Step("bytes", "", PYTHON)) is None
 
 
 def test_by_id_unknown_raises() -> None:
@@ -272,6 +480,13 @@ def test_affected_range_against_installed_version(
     # The independent oracle agrees with the expectation written above.
     if installed is not None:
         assert (Version(only.first) <= Version(installed) <= Version(only.last)) is affected
+
+
+def test_open_ended_range_has_no_fixed_release() -> None:
+    open_ended = Affected("llama-index-workflows", "2.17.3", None, None)
+    assert open_ended.includes("2.17.3") and open_ended.includes("3.0")
+    assert not open_ended.includes("2.17.1")
+    assert "no release fixes it yet" in open_ended.describe()
 
 
 def test_readme_lists_every_pattern_id() -> None:

@@ -10,38 +10,37 @@ import asyncio
 import gc
 import json
 import re
-import sys
 import tracemalloc
 import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wfleak import framework
-from wfleak.analysis import patterns
+from wfleak.analysis import fixes, owner, patterns
 from wfleak.analysis.cycles import shortest_cycle, strongly_connected
 from wfleak.analysis.edges import (
     Hop,
     compress,
     display_type,
-    is_framework_object,
     node_label,
     size_of,
     type_label,
 )
 from wfleak.analysis.paths import RetentionPath, Root, RootFinder, RootKind, retained_size
 from wfleak.analysis.paths import shortest_path as find_path
-from wfleak.analysis.source import Mutation, find_mutations
 from wfleak.analysis.verdict import format_bytes
-from wfleak.framework import module_of, package_version, type_name
-from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin
+from wfleak.framework import module_of, type_name
+from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin, WorkflowMode
 from wfleak.probes.memory import display_path, is_own_file, is_user_file
 from wfleak.serde import from_jsonable, to_jsonable
 
 if TYPE_CHECKING:
     # Only for annotations: the index (and numpy) load when an analysis builds one.
     from wfleak.analysis.heap import HeapIndex
+
+_T = TypeVar("_T")
 
 RUNTIME_CACHES = frozenset({"_abc_data"})
 """Types of the interpreter's own bounded caches (``isinstance`` registries of ABCs)."""
@@ -126,14 +125,16 @@ class _Graph:
             return existing
         node_id = f"n{len(self.nodes)}"
         self.ids[key] = node_id
+        who = owner.owner_of_object(obj)
         self.nodes.append(
             Node(
                 id=node_id,
                 type_name=type_label(obj),
                 label=node_label(obj),
                 size=size_of(obj),
-                framework=is_framework_object(obj),
+                framework=who.origin == Origin.FRAMEWORK,
                 root=root,
+                origin=who.origin if who.decisive else "",
             )
         )
         return node_id
@@ -203,14 +204,53 @@ def elision(hops: Sequence[Hop]) -> Elision | None:
     return Elision(start, end, text)
 
 
-def _ends(hops: Sequence[Hop]) -> Sequence[Hop]:
-    """The hops a bounded record keeps: all of a short path, both ends of a long one."""
+def _ends(hops: Sequence[Hop], items: Sequence[_T]) -> list[_T]:
+    """What a bounded record keeps of ``items`` (one per hop): all of a short path, both
+    ends of a long one."""
     cut = elision(hops)
-    return hops if cut is None else [*hops[: cut.start], *hops[cut.end :]]
+    return list(items) if cut is None else [*items[: cut.start], *items[cut.end :]]
 
 
-def _steps(hops: Sequence[Hop]) -> list[patterns.Step]:
-    return [patterns.Step(holder=type_name(type(h.holder)), label=h.label) for h in hops]
+def _role(obj: Any) -> str:
+    """What ``obj`` is to the engine, by its classes (``context``, ``event``, ...)."""
+    for engine in framework.engines():
+        for role, cls in (
+            ("context", engine.context),
+            ("handler", engine.handler),
+            ("workflow", engine.workflow),
+            ("event", engine.event),
+        ):
+            if isinstance(cls, type) and issubclass(type(obj), cls):
+                return role
+    return ""
+
+
+def _step(holder: Any, label: str, who: owner.Owner) -> patterns.Step:
+    return patterns.Step(
+        holder=type_name(type(holder)),
+        label=label,
+        owner=who.origin,
+        distribution=who.distribution,
+        version=who.version,
+        role=_role(holder),
+        reason=who.reason,
+    )
+
+
+def _steps(hops: Sequence[Hop], final: Any = None) -> list[patterns.Step]:
+    """The path's references with whose code made each (``final`` is what the last holds)."""
+    steps = []
+    for k, hop in enumerate(hops):
+        held = hops[k + 1].holder if k + 1 < len(hops) else final
+        steps.append(
+            _step(hop.holder, hop.label, owner.reference_owner(hop.holder, hop.label, held))
+        )
+    return steps
+
+
+def target_step(obj: Any) -> patterns.Step:
+    """The leaked object as a label-less step: its type, whose code defines it, its role."""
+    return _step(obj, "", owner.owner_of_object(obj))
 
 
 def _normalise(label: str) -> str:
@@ -273,97 +313,6 @@ def allocation_frames(obj: Any) -> list[Frame]:
         if frames:
             return frames
     return []
-
-
-def _container_name(root: Root, hops: Sequence[Hop]) -> tuple[str | None, str | None]:
-    """The container's name and the file to search for the line that fills it."""
-    if not hops or not hops[0].label.startswith("."):
-        return None, None
-    name = hops[0].label[1:]
-    holder = hops[0].holder
-    if root.kind is RootKind.MODULE:
-        return name, getattr(holder, "__file__", None)
-    if root.kind in (RootKind.CLASS, RootKind.SHARED_WORKFLOW, RootKind.REUSED_CONTEXT):
-        klass = holder if issubclass(type(holder), type) else type(holder)
-        module = sys.modules.get(module_of(klass))
-        return name, getattr(module, "__file__", None)
-    return None, None
-
-
-def _mutation(root: Root, hops: Sequence[Hop]) -> Mutation | None:
-    name, filename = _container_name(root, hops)
-    if name is None or filename is None or not is_user_file(filename):
-        return None
-    found = find_mutations(filename, name)
-    return found[0] if found else None
-
-
-def _task_creation(objects: Sequence[Any], allocation: dict[int, list[Frame]]) -> Frame | None:
-    for obj in objects:
-        if type(obj).__name__ == "Task":
-            for frame in allocation.get(id(obj), []):
-                if frame.user:
-                    return frame
-    return None
-
-
-def _cache_definition(objects: Sequence[Any]) -> tuple[str, int] | None:
-    for obj in objects:
-        # The type first: an attribute read on anything else could run the user's code.
-        if type(obj).__name__ != "_lru_cache_wrapper":
-            continue
-        wrapped = getattr(obj, "__wrapped__", None)
-        code = getattr(wrapped, "__code__", None)
-        if code is not None:
-            return display_path(code.co_filename), code.co_firstlineno
-    return None
-
-
-def _framework_fix(pattern: patterns.Pattern) -> str:
-    """The pattern's fix, with which installed release is affected."""
-    notes = []
-    for affected in pattern.affected:
-        installed = package_version(affected.package)
-        if installed is not None:
-            notes.append(
-                f"installed {affected.package} {installed} is affected ({affected.describe()})"
-            )
-    return f"{pattern.fix} ({'; '.join(notes)})" if notes else pattern.fix
-
-
-def _concrete_fix(
-    pattern: patterns.Pattern | None,
-    root: Root,
-    hops: Sequence[Hop],
-    objects: Sequence[Any],
-    allocation: dict[int, list[Frame]],
-) -> tuple[str, Frame | None]:
-    """The fix, made concrete with the user's line that it changes, and that line."""
-    if pattern is not None and pattern.origin is Origin.FRAMEWORK:
-        return _framework_fix(pattern), None
-    general = (
-        pattern.fix
-        if pattern is not None
-        else (
-            "Find where this reference is made and drop it when the run ends; keep ids or "
-            "weakref.ref() instead of the objects."
-        )
-    )
-    mutation = _mutation(root, hops)
-    if mutation is not None:
-        site = Frame(display_path(mutation.filename), mutation.lineno, user=True)
-        return f"Remove or bound `{mutation.code}` at {mutation.where}. {general}", site
-    created = _task_creation(objects, allocation)
-    if created is not None:
-        return f"The task is created at {created.filename}:{created.lineno}. {general}", created
-    definition = _cache_definition(objects)
-    if definition is not None:
-        filename, lineno = definition
-        return (
-            f"The cache is defined at {filename}:{lineno}. {general}",
-            Frame(filename, lineno, user=True),
-        )
-    return general, None
 
 
 @dataclass(frozen=True)
@@ -521,28 +470,26 @@ def _leak_finding(
 ) -> Finding:
     explained, target, size = members[0]
     path, hops = explained.path, explained.hops
-    steps = [*_steps(hops), patterns.Step(holder=type_name(type(target)), label="")]
-    pattern = patterns.match(FindingKind.LEAK, path.root.kind.value, steps, type_name(type(target)))
+    steps = _steps(hops, target)
+    leaked_step = target_step(target)
+    pattern = patterns.match(
+        FindingKind.LEAK, path.root.kind.value, [*steps, leaked_step], leaked_step
+    )
     graph = _Graph()
     ids = graph.chain(hops, target, root=True)
     count = held[explained.target_type]
     what = ", ".join(f"{n} × {name}" for name, n in held.items())
     text = render_path(path.root, hops, target)
-    fix, fix_site = _concrete_fix(pattern, path.root, hops, path.objects, allocation)
-    origin = (
-        pattern.origin
-        if pattern is not None
-        else (
-            Origin.FRAMEWORK
-            if any(is_framework_object(h.holder) for h in hops) and not _app_holder(hops)
-            else Origin.APP
-        )
-    )
+    who = fixes.path_owner(pattern, steps)
+    fix = fixes.leak_fix(pattern, path.root, hops, steps, path.objects, allocation, who)
+    origin = who.as_origin
     return Finding(
         kind=FindingKind.LEAK,
         title=pattern.title if pattern else f"{explained.target_type} objects stay reachable",
         summary=f"{what} retained via {text} ({format_bytes(size)} each {explained.target_type})",
         origin=origin,
+        origin_package=who.package if origin in (Origin.FRAMEWORK, Origin.LIBRARY) else "",
+        origin_reason=who.reason,
         fingerprint=explained.fingerprint,
         count=count,
         retained_bytes=size,
@@ -550,24 +497,14 @@ def _leak_finding(
         explanation=pattern.explanation
         if pattern
         else ("No known pattern matches this path; the path shows which reference to cut."),
-        fix=fix,
-        fix_site=fix_site,
-        fix_example=pattern.fix_example if pattern else "",
+        fix=fix.text,
+        fix_site=fix.site,
+        fix_example=fix.example,
         path=ids,
         nodes=graph.nodes,
         edges=graph.edges,
         allocation_sites=allocation.get(id(target), [])[:6],
     )
-
-
-def _app_holder(hops: Sequence[Hop]) -> bool:
-    """Whether any reference on the path is held by an object of the user's own classes."""
-    for hop in hops:
-        module = sys.modules.get(module_of(type(hop.holder)))
-        filename = getattr(module, "__file__", None)
-        if issubclass(type(filename), str) and is_user_file(filename):
-            return True
-    return False
 
 
 @dataclass(frozen=True)
@@ -625,7 +562,7 @@ class CycleInspector:
             edges=graph.edges,
             ring=ids,
             component_size=len(best_component),
-            steps=_steps(_ends(hops)),
+            steps=_ends(hops, _steps(hops, ring_objects[0])),
             start_type=type_name(type(garbage[start])),
         )
         self._sketch_json = json.dumps(to_jsonable(sketch))
@@ -657,34 +594,37 @@ class CycleInspector:
         return best[2], best[3]
 
 
-def cycle_finding(base: Finding, sketch: CycleSketch | None) -> Finding:
-    """The verdict's CYCLE finding, with the ring and pattern when one was found."""
+def cycle_finding(
+    base: Finding, sketch: CycleSketch | None, workflow_mode: WorkflowMode | None = None
+) -> Finding:
+    """The verdict's CYCLE finding, with the ring, its owner, its pattern when one matches,
+    and the fix for the run mode the runs used."""
     if sketch is None:
         return base
     pattern = patterns.match(FindingKind.CYCLE, None, sketch.steps, sketch.start_type)
-    fix = (
-        pattern.fix
-        if pattern
-        else "Break the ring: drop one of its references when the run ends (set it to None, "
-        "use weakref.ref), or call gc.collect() between requests."
+    decided = fixes.cycle_fix(pattern, sketch.steps, workflow_mode)
+    internal = (
+        ""
+        if pattern is not None or decided.title is None
+        else (" Every reference of the ring that anyone made is the framework's own.")
     )
-    if pattern is not None and pattern.origin is Origin.FRAMEWORK:
-        fix = _framework_fix(pattern)
     return replace(
         base,
-        title=pattern.title if pattern else base.title,
+        title=pattern.title if pattern else (decided.title or base.title),
         summary=f"{base.summary}. Ring (run {sketch.run}, {sketch.component_size} objects in "
         f"its component): {sketch.ring_text}",
-        origin=pattern.origin if pattern else Origin.UNKNOWN,
+        origin=decided.origin,
+        origin_package=decided.package,
+        origin_reason=decided.reason,
         pattern_id=pattern.id if pattern else None,
         explanation=pattern.explanation
         if pattern
         else (
             "These objects refer to each other, so reference counting never frees them; only "
-            "the cyclic garbage collector does, when it happens to run."
+            "the cyclic garbage collector does, when it happens to run." + internal
         ),
-        fix=fix,
-        fix_example=pattern.fix_example if pattern else "",
+        fix=decided.fix,
+        fix_example=decided.example,
         path=sketch.ring,
         nodes=sketch.nodes,
         edges=sketch.edges,

@@ -1,28 +1,55 @@
 """The catalogue of known leak patterns, kept as data.
 
 Each pattern has a stable id, a matcher over a path or cycle (the root's kind, and references
-that must appear on it, each a holder type and an edge label), a plain explanation, a fix with
-a short example, and for framework bugs the affected and first fixed releases, checked
-against what is installed. The first matching pattern wins, so more specific patterns come
-before general ones.
+that must appear on it, each a holder type, an edge label and whose code made it), a plain
+explanation, a fix with a short example, and for framework bugs the affected and first fixed
+releases. A framework entry matches only references made by the framework's own modules (the
+owner that ``wfleak.analysis.owner`` finds from where the code lives, never a name), and only
+on an affected release: the one that made the references, else the installed one. The first
+matching pattern wins, so more specific patterns come before general ones.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from wfleak.framework import package_version
 from wfleak.model import FindingKind, Origin
 
+FRAMEWORK = Origin.FRAMEWORK.value
+LIBRARY = Origin.LIBRARY.value
+APP = Origin.APP.value
+PYTHON = "python"
+"""The owner of the interpreter's own code (see ``wfleak.analysis.owner``)."""
+FRAMEWORK_ROLES = ("workflow", "context", "handler", "event")
+"""What an object is to the engine, decided by ``issubclass`` against the engines' classes."""
+
 
 @dataclass(frozen=True)
 class Step:
-    """One reference of a path: its holder's type name and the edge's label."""
+    """One reference of a path: its holder's type name, the edge's label, and whose code made
+    the reference (decided by ``wfleak.analysis.owner`` from where the code lives)."""
 
     holder: str
     label: str
+    owner: str = ""
+    """``framework``, ``library``, ``app``, ``unknown`` or ``python``; empty when not known."""
+    distribution: str = ""
+    """The installed distribution whose code made the reference (``llama-index-core``)."""
+    version: str = ""
+    """That distribution's installed release: what framework entries are gated on."""
+    role: str = ""
+    """What the holder is to the engine (one of ``FRAMEWORK_ROLES``), or empty."""
+    reason: str = ""
+    """Why ``owner`` is ``unknown``."""
+
+
+def canonical(name: str) -> str:
+    """A distribution name as the package index compares them (``llama_index.core`` is
+    ``llama-index-core``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)
@@ -31,8 +58,20 @@ class EdgeRule:
     """Regular expression matched (in full) against the holder's ``module.Qualname``."""
     label: str = ".*"
     """Regular expression matched (in full) against the edge label."""
+    owner: str | None = None
+    """Whose code must have made the reference (``framework``, ``app``, ...); None: anyone's."""
+    package: str | None = None
+    """The distribution whose code must have made it; None: any."""
+    role: str | None = None
+    """What the holder must be to the engine; None: anything."""
 
     def matches(self, step: Step) -> bool:
+        if self.owner is not None and step.owner != self.owner:
+            return False
+        if self.package is not None and canonical(step.distribution) != canonical(self.package):
+            return False
+        if self.role is not None and step.role != self.role:
+            return False
         return bool(re.fullmatch(self.holder, step.holder) and re.fullmatch(self.label, step.label))
 
 
@@ -41,15 +80,31 @@ class Affected:
     package: str
     first: str | None
     last: str | None
-    """Last affected release; None when only the first fixed release is on record."""
+    """Last affected release; None when only the first fixed release is on record, or when no
+    release has fixed it yet (``fixed_in`` None too)."""
     fixed_in: str | None
+    measured_on: tuple[str, ...] = ()
+    """Releases on which the entry was measured."""
 
     def describe(self) -> str:
         fixed = f"; fixed in {self.fixed_in}" if self.fixed_in else ""
+        if self.last is None and self.fixed_in is None:
+            return f"{self.package} {self.first} and later; no release fixes it yet"
         if self.last is None:
             return f"{self.package} before {self.fixed_in}"
         low = f"{self.first} to " if self.first else "up to "
         return f"{self.package} {low}{self.last}{fixed}"
+
+    def includes(self, version: str) -> bool:
+        key = version_key(version)
+        if self.first is not None and key < version_key(self.first):
+            return False
+        if self.last is None:
+            return self.fixed_in is None or key < version_key(self.fixed_in)
+        return key <= version_key(self.last)
+
+
+VersionLookup = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -67,21 +122,66 @@ class Pattern:
     """References that must all appear on the path or ring."""
     target: str = ".*"
     """Regular expression for the leaked object's type name (LEAK patterns)."""
+    target_roles: tuple[str, ...] = ()
+    """What the leaked object must be to the engine (``FRAMEWORK_ROLES``); empty means any."""
+    root_owner: str | None = None
+    """Whose code must have made the path's first reference (the module, class or instance
+    that holds the rest); None: anyone's."""
     affected: tuple[Affected, ...] = field(default_factory=tuple)
+    fix_when_shared: str = ""
+    """The fix when the workflow is already shared across runs, if it differs."""
+    fix_example_when_shared: str = ""
 
-    def applies_to_installed(self) -> bool:
+    def applies_to(self, steps: Sequence[Step] = (), versions: VersionLookup | None = None) -> bool:
+        """Whether a release in the affected range made the references: the release named on
+        the path's steps, else the installed one (``versions``, by default the installed
+        distributions' metadata)."""
         if not self.affected:
             return True
-        return any(_installed_in(a) for a in self.affected)
+        lookup = versions if versions is not None else package_version
+        for affected in self.affected:
+            version = next(
+                (
+                    s.version
+                    for s in steps
+                    if s.version and canonical(s.distribution) == canonical(affected.package)
+                ),
+                None,
+            )
+            if version is None:
+                version = lookup(affected.package)
+            if version is not None and affected.includes(version):
+                return True
+        return False
 
-    def matches(self, root_kind: str | None, steps: Sequence[Step], target: str) -> bool:
+    def applies_to_installed(self) -> bool:
+        return self.applies_to()
+
+    def matches(
+        self,
+        root_kind: str | None,
+        steps: Sequence[Step],
+        target: str | Step,
+        versions: VersionLookup | None = None,
+    ) -> bool:
+        """``target`` is the leaked object's type name, or a label-less step for it (which
+        carries what it is to the engine)."""
+        target_step = target if isinstance(target, Step) else Step(target, "")
         if self.root_kinds and root_kind not in self.root_kinds:
             return False
-        if not re.fullmatch(self.target, target):
+        if not re.fullmatch(self.target, target_step.holder):
+            return False
+        if self.target_roles and target_step.role not in self.target_roles:
+            return False
+        if self.root_owner is not None and (not steps or steps[0].owner != self.root_owner):
             return False
         if not all(any(rule.matches(s) for s in steps) for rule in self.rules):
             return False
-        return self.applies_to_installed()
+        return self.applies_to(steps, versions)
+
+    @property
+    def gated(self) -> bool:
+        return bool(self.affected)
 
 
 def version_key(version: str) -> tuple[tuple[int, ...], tuple[int, int]]:
@@ -99,27 +199,13 @@ def version_key(version: str) -> tuple[tuple[int, ...], tuple[int, int]]:
     return (release, (1, number) if tag == "post" else (-1, number))
 
 
-def _installed_in(affected: Affected) -> bool:
-    installed = package_version(affected.package)
-    if installed is None:
-        return False
-    key = version_key(installed)
-    if affected.first is not None and key < version_key(affected.first):
-        return False
-    if affected.last is None:
-        return affected.fixed_in is not None and key < version_key(affected.fixed_in)
-    return key <= version_key(affected.last)
-
-
-_CONTEXT_LIKE = r".*(Context|WorkflowHandler|Handler|Event|Workflow)"
-
 CATALOGUE: tuple[Pattern, ...] = (
     Pattern(
         id="WFL101",
         title="Workflow._contexts keeps every Context that run() creates",
         kind=FindingKind.LEAK,
         origin=Origin.FRAMEWORK,
-        rules=(EdgeRule(label=r"\._contexts"),),
+        rules=(EdgeRule(label=r"\._contexts", owner=FRAMEWORK, package="llama-index-core"),),
         explanation=(
             "In llama-index-core up to 0.12.24.post1, Workflow.run() adds the Context it "
             "creates to the workflow's plain set `_contexts` and nothing removes it, so a "
@@ -135,7 +221,11 @@ CATALOGUE: tuple[Pattern, ...] = (
         title="Context and its step tasks form a cycle that only the cyclic GC frees",
         kind=FindingKind.CYCLE,
         origin=Origin.FRAMEWORK,
-        rules=(EdgeRule(holder=r".*Context", label=r"\._tasks"),),
+        rules=(
+            EdgeRule(
+                label=r"\._tasks", owner=FRAMEWORK, package="llama-index-core", role="context"
+            ),
+        ),
         explanation=(
             "In llama-index-core up to 0.12.24.post1, a Context holds its step tasks in "
             "`_tasks`, and each finished task's frame (through its saved exception and "
@@ -155,7 +245,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         title="Context and Workflow refer to each other, so each run waits for the cyclic GC",
         kind=FindingKind.CYCLE,
         origin=Origin.FRAMEWORK,
-        rules=(EdgeRule(label=r"\._contexts"),),
+        rules=(EdgeRule(label=r"\._contexts", owner=FRAMEWORK, package="llama-index-core"),),
         explanation=(
             "In llama-index-core up to 0.12.24.post1, a Context keeps its workflow in "
             "`_workflow` and the workflow keeps its Contexts in `_contexts`. With a new "
@@ -174,7 +264,12 @@ CATALOGUE: tuple[Pattern, ...] = (
         title="An asyncio timer pins the run through its copied contextvars",
         kind=FindingKind.LEAK,
         origin=Origin.FRAMEWORK,
-        rules=(EdgeRule(holder=r".*(TimerHandle|Handle)", label=r"\._context.*"),),
+        rules=(
+            EdgeRule(
+                holder=r"asyncio\.events\.(Timer)?Handle", label=r"\._context.*", owner=PYTHON
+            ),
+            EdgeRule(label=r"\[ContextVar .*\]", owner=FRAMEWORK, package="llama-index-workflows"),
+        ),
         explanation=(
             "llama-index-workflows 2.14.0 to 2.17.1 keep the running workflow in a "
             "ContextVar. Any timer scheduled during a run (aiohttp's connector clean-up "
@@ -191,7 +286,14 @@ CATALOGUE: tuple[Pattern, ...] = (
         kind=FindingKind.LEAK,
         origin=Origin.FRAMEWORK,
         root_kinds=("reused Context",),
-        rules=(EdgeRule(holder=r".*Context", label=r"\._in_progress"),),
+        rules=(
+            EdgeRule(
+                label=r"\._in_progress",
+                owner=FRAMEWORK,
+                package="llama-index-core",
+                role="context",
+            ),
+        ),
         explanation=(
             "In llama-index-core up to 0.12.5, the StopEvent of every run stays in the "
             "Context's in-progress list, so a Context reused across runs keeps them all."
@@ -204,8 +306,8 @@ CATALOGUE: tuple[Pattern, ...] = (
         id="WFL105",
         title="The workflow server's in-memory store keeps every completed run",
         kind=FindingKind.LEAK,
-        origin=Origin.FRAMEWORK,
-        rules=(EdgeRule(holder=r".*(Memory|InMemory)\w*Store"),),
+        origin=Origin.LIBRARY,
+        rules=(EdgeRule(owner=LIBRARY, package="llama-agents-server"),),
         explanation=(
             "llama-agents-server before 0.2.0 keeps every completed run in its in-memory "
             "workflow store, with no bound."
@@ -219,7 +321,14 @@ CATALOGUE: tuple[Pattern, ...] = (
         title="The runtime's per-run closures form cycles that only the cyclic GC frees",
         kind=FindingKind.CYCLE,
         origin=Origin.FRAMEWORK,
-        rules=(EdgeRule(holder=r"function", label=r"closure 'run_workflow'"),),
+        rules=(
+            EdgeRule(
+                holder=r"function",
+                label=r"closure 'run_workflow'",
+                owner=FRAMEWORK,
+                package="llama-index-workflows",
+            ),
+        ),
         explanation=(
             "Each run registers a run function whose closure refers to itself (through "
             "the signature the runtime builds for it), so it, and whatever it refers to, is "
@@ -232,13 +341,29 @@ CATALOGUE: tuple[Pattern, ...] = (
         ),
         fix_example="WORKFLOW = MyWorkflow()  # once, at start-up\n"
         "result = await WORKFLOW.run(**request)",
+        fix_when_shared=(
+            "Nothing in your code makes this ring, and the workflow is already shared: each "
+            "run's ring is freed at the next collection. If the memory between collections "
+            "matters, call gc.collect() after a burst of runs (or lower gc.set_threshold)."
+        ),
+        fix_example_when_shared="gc.collect()  # after a burst of requests, off the hot path",
+        affected=(
+            Affected("llama-index-workflows", "2.17.3", None, None, measured_on=("2.26.1",)),
+        ),
     ),
     Pattern(
         id="WFL009",
         title="app.state keeps something of every request: a handler, a workflow, a session",
         kind=FindingKind.LEAK,
         origin=Origin.APP,
-        rules=(EdgeRule(holder=r"starlette\.datastructures\.State", label=r"\._state"),),
+        rules=(
+            EdgeRule(
+                holder=r"starlette\.datastructures\.State",
+                label=r"\._state",
+                owner=LIBRARY,
+                package="starlette",
+            ),
+        ),
         explanation=(
             "`app.state` lives as long as the application. A request that stores its run's "
             "handler there (for a status endpoint, say), or a per-request workflow or client "
@@ -249,8 +374,8 @@ CATALOGUE: tuple[Pattern, ...] = (
             "Remove the entry when the request's run ends (in a finally block), keep only the "
             "result or an id in a bounded store, or share one object made at start-up."
         ),
-        fix_example="app.state.handlers[run_id] = handler\ntry:\n    return await handler\n"
-        "finally:\n    app.state.handlers.pop(run_id, None)",
+        fix_example="app.state.{name}[run_id] = handler\ntry:\n    return await handler\n"
+        "finally:\n    app.state.{name}.pop(run_id, None)",
     ),
     Pattern(
         id="WFL010",
@@ -258,8 +383,12 @@ CATALOGUE: tuple[Pattern, ...] = (
         kind=FindingKind.LEAK,
         origin=Origin.APP,
         rules=(
-            EdgeRule(holder=r"(starlette|fastapi)\.routing\.\w*Route", label=r"\.(endpoint|app)"),
-            EdgeRule(holder=r"function", label=r"closure '.*'"),
+            EdgeRule(
+                holder=r"(starlette|fastapi)\.routing\.\w*Route",
+                label=r"\.(endpoint|app)",
+                owner=LIBRARY,
+            ),
+            EdgeRule(holder=r"function", label=r"closure '.*'", owner=APP),
         ),
         explanation=(
             "A route function defined inside an app factory closes over the factory's "
@@ -267,7 +396,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "it closes over and fills per request grows without end."
         ),
         fix="Bound the container, or remove the request's entry when its run ends.",
-        fix_example="recent = collections.deque(maxlen=100)  # instead of a list in the factory",
+        fix_example="{name} = collections.deque(maxlen=100)  # instead of a list in the factory",
     ),
     Pattern(
         id="WFL007",
@@ -281,7 +410,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "else the run had."
         ),
         fix="Store the message (str(exc)) or a formatted traceback, not the exception object.",
-        fix_example="ERRORS.append(''.join(traceback.format_exception(exc)))",
+        fix_example="{name}.append(''.join(traceback.format_exception(exc)))",
     ),
     Pattern(
         id="WFL001",
@@ -289,13 +418,14 @@ CATALOGUE: tuple[Pattern, ...] = (
         kind=FindingKind.LEAK,
         origin=Origin.APP,
         root_kinds=("module",),
-        target=_CONTEXT_LIKE,
+        root_owner=APP,
+        target_roles=FRAMEWORK_ROLES,
         explanation=(
             "A container at module level outlives every request, and each run adds its "
             "Context (with the run's events, state and results) to it."
         ),
         fix="Keep what you need from the run (its result, an id), or a weakref.ref(ctx).",
-        fix_example="HISTORY.append(ctx.run_id)  # or weakref.ref(ctx), not ctx",
+        fix_example="{name}.append(ctx.run_id)  # or weakref.ref(ctx), not ctx",
     ),
     Pattern(
         id="WFL002",
@@ -303,19 +433,40 @@ CATALOGUE: tuple[Pattern, ...] = (
         kind=FindingKind.LEAK,
         origin=Origin.APP,
         root_kinds=("shared workflow",),
+        root_owner=APP,
         explanation=(
             "Services build one workflow at start-up and run it for every request, so "
             "whatever a step stores on `self` lives as long as the service."
         ),
         fix="Keep per-run state in the run's Context, and return results instead of storing them.",
-        fix_example="await ctx.store.set('draft', ev)  # per run, not self.seen.append(...)",
+        fix_example="await ctx.store.set('draft', ev)  # per run, not self.{name}.append(...)",
+    ),
+    Pattern(
+        id="WFL011",
+        title="A run its caller stopped waiting for keeps running",
+        kind=FindingKind.LEAK,
+        origin=Origin.APP,
+        root_kinds=("pending task",),
+        rules=(EdgeRule(holder=r"(_asyncio\.)?Task", owner=FRAMEWORK),),
+        explanation=(
+            "The pending task is the framework's own: a run that nobody awaits any more "
+            "(asyncio.wait_for() around run() stops waiting on timeout but does not stop the "
+            "run) goes on with its Context, events and state, and so does every such run."
+        ),
+        fix=(
+            "Cancel the run when you stop waiting for it (await handler.cancel_run() in the "
+            "timeout's except block), or give the workflow its own timeout instead of "
+            "asyncio.wait_for()."
+        ),
+        fix_example="workflow = MyWorkflow(timeout=30)  # the run stops itself\n"
+        "result = await workflow.run(**request)",
     ),
     Pattern(
         id="WFL003",
         title="A task started by a step or a request handler never finishes",
         kind=FindingKind.LEAK,
         origin=Origin.APP,
-        rules=(EdgeRule(holder=r"(_asyncio\.)?Task|coroutine", label=r".*"),),
+        rules=(EdgeRule(holder=r"(_asyncio\.)?Task|coroutine", owner=APP),),
         explanation=(
             "A task created with asyncio.create_task() in a step, or in a route handler as a "
             "background task, keeps running after the run or the request ends. Its coroutine "
@@ -334,7 +485,10 @@ CATALOGUE: tuple[Pattern, ...] = (
         title="A timer or callback keeps a run alive through copied contextvars",
         kind=FindingKind.LEAK,
         origin=Origin.APP,
-        rules=(EdgeRule(label=r"\._context.*"),),
+        rules=(
+            EdgeRule(label=r"\._context.*", owner=PYTHON),
+            EdgeRule(label=r"\[ContextVar .*\]", owner=APP),
+        ),
         explanation=(
             "asyncio copies the current contextvars into every callback, timer and task. "
             "If a ContextVar holds the run (or something of it), every timer scheduled "
@@ -344,8 +498,8 @@ CATALOGUE: tuple[Pattern, ...] = (
             "Reset the ContextVar with its token when the run ends, and schedule "
             "long-lived timers with an empty context."
         ),
-        fix_example="token = CURRENT_RUN.set(run)\ntry:\n    ...\nfinally:\n"
-        "    CURRENT_RUN.reset(token)\nloop.call_later(60, tick, context=contextvars.Context())",
+        fix_example="previous = {name}.set(run)\ntry:\n    ...\nfinally:\n"
+        "    {name}.reset(previous)\nloop.call_later(60, tick, context=contextvars.Context())",
     ),
     Pattern(
         id="WFL005",
@@ -366,12 +520,13 @@ CATALOGUE: tuple[Pattern, ...] = (
         kind=FindingKind.LEAK,
         origin=Origin.APP,
         root_kinds=("class",),
+        root_owner=APP,
         explanation=(
             "A dict or list defined on a class is shared by every instance and lives as "
             "long as the class, so entries added per run are never freed."
         ),
         fix="Bound it (an LRU, a deque(maxlen=...)), or keep it per instance or per run.",
-        fix_example="_cache: collections.OrderedDict  # evict the oldest past a bound",
+        fix_example="{name}: collections.OrderedDict  # evict the oldest past a bound",
     ),
     Pattern(
         id="WFL008",
@@ -390,10 +545,14 @@ CATALOGUE: tuple[Pattern, ...] = (
 
 
 def match(
-    kind: FindingKind, root_kind: str | None, steps: Sequence[Step], target: str
+    kind: FindingKind,
+    root_kind: str | None,
+    steps: Sequence[Step],
+    target: str | Step,
+    versions: VersionLookup | None = None,
 ) -> Pattern | None:
     for pattern in CATALOGUE:
-        if pattern.kind is kind and pattern.matches(root_kind, steps, target):
+        if pattern.kind is kind and pattern.matches(root_kind, steps, target, versions):
             return pattern
     return None
 

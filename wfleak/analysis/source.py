@@ -72,3 +72,48 @@ def find_mutations(filename: str, name: str) -> list[Mutation]:
             found.append(Mutation(filename, node.lineno, code))
     found.sort(key=lambda m: m.lineno)
     return found
+
+
+def find_assignments(filename: str, name: str) -> list[Mutation]:
+    """Lines in ``filename`` that bind ``name`` (``name = ...``, ``self.name = ...``): where a
+    long-lived object is made or stored."""
+    try:
+        with open(filename, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    linecache.checkcache(filename)
+    found: list[Mutation] = []
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        else:
+            continue
+        if any(_target_name(t) == name for t in targets):
+            code = linecache.getline(filename, node.lineno).strip()
+            found.append(Mutation(filename, node.lineno, code))
+    found.sort(key=lambda m: m.lineno)
+    return found
+
+
+def find_method_calls(filename: str, name: str, methods: frozenset[str]) -> list[Mutation]:
+    """Lines in ``filename`` that call one of ``methods`` on ``name`` (``CURRENT.set(run)``)."""
+    try:
+        with open(filename, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    linecache.checkcache(filename)
+    found = [
+        Mutation(filename, node.lineno, linecache.getline(filename, node.lineno).strip())
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in methods
+        and _target_name(node.func.value) == name
+    ]
+    found.sort(key=lambda m: m.lineno)
+    return found

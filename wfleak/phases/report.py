@@ -17,6 +17,7 @@ from wfleak.model import (
     Report,
     Settings,
     StopReason,
+    WorkflowMode,
 )
 from wfleak.phases.explain import ExplainResult
 from wfleak.phases.measure import MeasureResult
@@ -79,6 +80,7 @@ def merge_explanations(
     sketch: CycleSketch | None,
     growth_threshold: float = Settings.growth_bytes_threshold,
     unexplained: str = "",
+    workflow_mode: WorkflowMode | None = None,
 ) -> list[Finding]:
     """Explained leaks replace the generic ones they account for, and only those: growth they
     leave unexplained keeps a finding of its own. Generic leaks left without a path say why
@@ -89,7 +91,9 @@ def merge_explanations(
         merged += unaccounted_findings(generic, explained, growth_threshold)
     else:
         merged += [replace(f, unexplained=f.unexplained or unexplained) for f in generic]
-    merged += [cycle_finding(f, sketch) for f in findings if f.kind is FindingKind.CYCLE]
+    merged += [
+        cycle_finding(f, sketch, workflow_mode) for f in findings if f.kind is FindingKind.CYCLE
+    ]
     return merged
 
 
@@ -134,6 +138,7 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         measure.cycle_sketch,
         settings.growth_bytes_threshold,
         unexplained,
+        settings.workflow_mode,
     )
     reasons = [*assessment.reasons, *_budget_reasons(stop, stop_message), *results.explain.reasons]
     return Report(
