@@ -165,6 +165,8 @@ class ServiceProvider:
             responses = [await self._send(batch[0])]
         else:
             responses = list(await asyncio.gather(*(self._send(r) for r in batch)))
+        if self._server is not None:
+            await self._server.quiesce()
         errors = list(self._catcher.errors)
         self._catcher.errors.clear()
         problems = []

@@ -5,6 +5,11 @@ uvicorn's signal handling is off (wfleak's own rules for Ctrl-C and termination 
 is its lifespan: wfleak runs the lifespan itself, as in-process, so a failed start-up is
 reported the same way in both modes. Readiness is uvicorn's own start-up finishing, not a
 delay.
+
+What the server itself schedules must not pass for what the runs left on the loop, so the
+server schedules nothing while the runs are measured: it waits for its stop on an event instead
+of polling on a 0.1 s timer, and every run ends only once the server has closed the run's
+connections (with their keep-alive timers) and its request tasks have finished.
 """
 
 from __future__ import annotations
@@ -25,16 +30,39 @@ from wfleak.service.asgi import EXCERPT_BYTES, ASGIApp, Response, excerpt_of
 
 HOST = "127.0.0.1"
 SHUTDOWN_GRACE_S = 5
+CLOSE_TICKS = 100
+"""Loop iterations a run waits for the server to see its closed connections go."""
 
 
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
+        # Before uvicorn's own __init__, which sets should_exit.
+        self._exit = asyncio.Event()
         super().__init__(config)
         self.ready = asyncio.Event()
+
+    @property
+    def should_exit(self) -> bool:
+        return self._exit.is_set()
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        if value:
+            self._exit.set()
+        else:
+            self._exit.clear()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def main_loop(self) -> None:
+        # uvicorn's own loop sleeps 0.1 s between checks of should_exit: a new timer every
+        # tick, scheduled during the runs, that would read as a timer the runs left and make
+        # the settle phase's verdict depend on when it last fired. One tick sets the default
+        # headers (the Date header then stays the start-up's); the stop is an event.
+        if not await self.on_tick(0):
+            await self._exit.wait()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         try:
@@ -115,6 +143,24 @@ class LoopbackServer:
                     # client go away.
                     break
         return Response(status=status, excerpt=excerpt_of(bytes(excerpt)))
+
+    async def quiesce(self) -> None:
+        """End the run as in-process: once the server's request tasks have finished (a
+        FastAPI background task runs in them, after the response) and it holds no connection.
+
+        An idle keep-alive connection is closed as uvicorn closes it at shutdown, so neither
+        it nor its keep-alive timer outlives the run it served.
+        """
+        state = self._server.server_state
+        while state.tasks:
+            await asyncio.wait(set(state.tasks))
+        for connection in list(state.connections):
+            connection.shutdown()
+        # A closed transport tells its protocol on a later loop iteration.
+        for _ in range(CLOSE_TICKS):
+            if not state.connections:
+                break
+            await asyncio.sleep(0)
 
     async def stop(self) -> None:
         if self._client is not None:
