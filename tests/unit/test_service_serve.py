@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from wfleak.model import ServiceRequest
-from wfleak.probes.leftovers import scheduled_timers
+from wfleak.probes.leftovers import scheduled_timers, wake_ups
 from wfleak.service.serve import LoopbackServer
 
 
@@ -84,3 +84,33 @@ def test_a_keep_alive_connection_and_its_timer_do_not_outlive_the_run() -> None:
 
     serving(check)
 
+
+def test_a_timer_that_only_wakes_a_pending_task_is_the_tasks() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def sleeper() -> None:
+            while True:
+                await asyncio.sleep(30)
+
+        waiting = loop.create_future()
+
+        async def waiter() -> None:
+            await waiting
+
+        tasks = [asyncio.create_task(sleeper()), asyncio.create_task(waiter())]
+        await asyncio.sleep(0)
+        own = loop.call_later(30, print)
+        wake = loop.call_later(30, waiting.set_result, None)
+        found = wake_ups(scheduled_timers(loop), tasks)
+        try:
+            assert id(own) not in found
+            assert found[id(wake)] is tasks[1]
+            assert [task for task in found.values() if task is tasks[0]] == [tasks[0]]
+            assert len(found) == 2
+        finally:
+            own.cancel()
+            for task in tasks:
+                task.cancel()
+
+    asyncio.run(main())

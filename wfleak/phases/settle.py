@@ -7,6 +7,10 @@ the runs scheduled are pending and due within ``settings.settle_s`` (sending hea
 the hang watchdog never fires), collects, and counts again: what was freed was held until a
 timer fired; what a timer due later still holds cannot be judged yet; a timer that scheduled
 itself again during the wait and still holds is a leak.
+
+A timer that only wakes a pending task the runs started (its ``asyncio.sleep``) is not one of
+those: it frees nothing when it fires, the task just goes on. Such timers are reported with
+their tasks, and what the tasks hold is judged as theirs.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class SettleResult:
     """Callbacks that scheduled a new timer of the runs during the wait (a repeating timer)."""
     later: list[tuple[str, float]] = field(default_factory=list)
     """Timers of the runs still pending, due later than the wait: callback, seconds left."""
+    asleep: list[tuple[str, float]] = field(default_factory=list)
+    """Pending tasks of the runs asleep on a timer after the wait: task, seconds until it
+    wakes them (the timers themselves are not in ``later``)."""
 
     @property
     def waited(self) -> bool:
@@ -62,9 +69,21 @@ class SettleResult:
             later=list(self.later),
         )
 
+    def asleep_notes(self) -> list[str]:
+        if not self.asleep:
+            return []
+        tasks = Counter(name for name, _ in self.asleep)
+        names = ", ".join(f"{n} × {name}" if n > 1 else name for name, n in sorted(tasks.items()))
+        latest = max(left for _, left in self.asleep)
+        return [
+            f"{len(self.asleep)} task{'s' if len(self.asleep) != 1 else ''} the runs started "
+            f"still pending, asleep on timers due in up to {latest:.1f} s ({names}): a timer "
+            "that wakes a task frees nothing, so what the tasks hold is judged as theirs"
+        ]
+
     def notes(self) -> list[str]:
         if not self.waited:
-            return []
+            return self.asleep_notes()
         freed = self.retained_before - self.retained_after
         waited = (
             f"waited {self.waited_s:.1f} s for timers the runs scheduled ({', '.join(self.fired)})"
@@ -78,6 +97,7 @@ class SettleResult:
         else:
             note = f"{waited}: nothing they held was freed"
         notes = [note]
+        notes += self.asleep_notes()
         if self.rescheduled:
             notes.append(
                 f"{', '.join(self.rescheduled)} scheduled itself again during the wait and "
@@ -108,6 +128,27 @@ def _pending(instruments: Instruments) -> list[asyncio.TimerHandle]:
     ]
 
 
+def _split(
+    instruments: Instruments, timers: list[asyncio.TimerHandle], now: float
+) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """(the runs' timers, the pending tasks they only wake), each with seconds left."""
+    tasks = [
+        t
+        for t in instruments.tracker.live_objects()
+        if issubclass(type(t), asyncio.Task) and not t.done()
+    ]
+    waking = leftover_probe.wake_ups(timers, tasks)
+    later = [
+        (leftover_probe.describe_timer(t), t.when() - now) for t in timers if id(t) not in waking
+    ]
+    asleep = [
+        (leftover_probe.describe_task(waking[id(t)]), t.when() - now)
+        for t in timers
+        if id(t) in waking
+    ]
+    return later, asleep
+
+
 def _collected_counts(instruments: Instruments) -> tuple[int, int, int]:
     instruments.clear_type_cache()
     gc.collect()
@@ -125,9 +166,8 @@ async def settle(instruments: Instruments) -> SettleResult:
     now = loop.time()
     due = [t for t in pending if t.when() - now <= limit]
     if not due:
-        return SettleResult(
-            later=[(leftover_probe.describe_timer(t), t.when() - now) for t in pending]
-        )
+        later, asleep = _split(instruments, pending, now)
+        return SettleResult(later=later, asleep=asleep)
     known = {id(t) for t in pending}
     fired = sorted({leftover_probe.describe_timer(t) for t in due})
     deadline = max(t.when() for t in due) + MARGIN_S
@@ -152,7 +192,7 @@ async def settle(instruments: Instruments) -> SettleResult:
     rescheduled = sorted(
         Counter(leftover_probe.describe_timer(t) for t in still if id(t) not in known)
     )
-    later = [(leftover_probe.describe_timer(t), t.when() - now) for t in still]
+    later, asleep = _split(instruments, still, now)
     return SettleResult(
         waited_s=waited,
         retained_before=retained_before,
@@ -162,4 +202,5 @@ async def settle(instruments: Instruments) -> SettleResult:
         fired=fired,
         rescheduled=rescheduled,
         later=later,
+        asleep=asleep,
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import inspect
+import types
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from wfleak.model import Leftover
@@ -64,6 +67,46 @@ def describe_task(task: asyncio.Task[Any]) -> str:
 
 def describe_timer(timer: asyncio.TimerHandle) -> str:
     return callable_name(getattr(timer, "_callback", None))
+
+
+def awaited_future(task: asyncio.Task[Any]) -> object | None:
+    """The future a pending task waits on, read without running any code of the target's (a
+    Task subclass can define properties, not the C task's own slot)."""
+    value = inspect.getattr_static(task, "_fut_waiter", None)
+    if isinstance(value, types.MemberDescriptorType | types.GetSetDescriptorType):
+        value = value.__get__(task, type(task))
+    found: object | None = value
+    return found
+
+
+def wake_ups(
+    timers: Iterable[asyncio.TimerHandle], tasks: Iterable[asyncio.Task[Any]]
+) -> dict[int, asyncio.Task[Any]]:
+    """The timers among ``timers`` that only wake one of the pending ``tasks`` (the timer of
+    its ``asyncio.sleep``, a ``call_later(d, fut.set_result)``), by id, with the task.
+
+    Such a timer frees nothing when it fires: the task goes on, and what the task holds is
+    the task's to release.
+    """
+    waiting: dict[int, asyncio.Task[Any]] = {}
+    for task in tasks:
+        future = awaited_future(task)
+        if future is not None:
+            waiting[id(future)] = task
+    if not waiting:
+        return {}
+    found: dict[int, asyncio.Task[Any]] = {}
+    for timer in timers:
+        callback = getattr(timer, "_callback", None)
+        holders = list(getattr(timer, "_args", None) or ())
+        if isinstance(callback, types.BuiltinMethodType | types.MethodType):
+            holders.append(callback.__self__)
+        for holder in holders:
+            woken = waiting.get(id(holder))
+            if woken is not None:
+                found[id(timer)] = woken
+                break
+    return found
 
 
 def summarise(tasks: list[asyncio.Task[Any]], timers: list[asyncio.TimerHandle]) -> list[Leftover]:
