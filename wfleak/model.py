@@ -139,8 +139,10 @@ class Settings:
     keep_going: bool = False
     trace_frames: int = 10
     memray_file: str | None = None
-    input: dict[str, object] = field(default_factory=dict)
-    workflow_kwargs: dict[str, object] = field(default_factory=dict)
+    input: dict[str, object] | None = None
+    """Start-event fields for run(); None when not given (``{}`` is given)."""
+    workflow_kwargs: dict[str, object] | None = None
+    """Keyword arguments for the Workflow class; None when not given."""
     growth_bytes_threshold: int = 256
     """Bytes per run of retained-memory growth that count as a leak."""
     cycle_bytes_threshold: int = 65536

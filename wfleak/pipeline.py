@@ -171,8 +171,8 @@ def make_provider(target: Target, settings: Settings) -> RunProvider:
         target,
         settings.workflow_mode,
         settings.context_mode,
-        dict(settings.workflow_kwargs),
-        dict(settings.input),
+        dict(settings.workflow_kwargs or {}),
+        dict(settings.input or {}),
     )
 
 

@@ -284,6 +284,24 @@ def test_bad_input_and_failures_get_one_line(
     assert any(text.startswith(line) for text in result.stderr.splitlines()), result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--input", "{}"), ("--workflow-kwargs", "{}"), ("--input", '{"q": "hi"}')],
+)
+def test_workflow_options_with_an_app_target_get_one_line_and_exit_2(
+    option: str, value: str
+) -> None:
+    """An empty object is given too: the option is refused, not taken for absent."""
+    result = run_cli("run", f"{FIXTURES}:app", "--request", "GET /echo", option, value)
+    assert result.code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"wfleak: error: {option} does not apply to an ASGI app target; its requests come "
+        "from --request or --requests"
+    ], result.stderr
+    assert "Traceback" not in result.stdout
+
+
 def test_keep_going_counts_failed_responses() -> None:
     report = analyse(
         f"{FIXTURES}:app", "--request", "GET /missing", "-n", "6", "--warmup", "1", "--keep-going"

@@ -245,7 +245,7 @@ WORKFLOW_KWARGS: Option[dict[str, object] | None] = declare(
         setting="workflow_kwargs",
         fixture=True,
         metavar="JSON",
-        to_setting=lambda value: dict(value or {}),
+        to_setting=lambda value: None if value is None else dict(value),
     )
 )
 INPUT: Option[dict[str, object] | None] = declare(
@@ -259,7 +259,7 @@ INPUT: Option[dict[str, object] | None] = declare(
         setting="input",
         fixture=True,
         metavar="JSON",
-        to_setting=lambda value: dict(value or {}),
+        to_setting=lambda value: None if value is None else dict(value),
     )
 )
 INPUT_FILE: Option[Any] = declare(

@@ -29,11 +29,11 @@ def check_app_settings(settings: Settings) -> None:
     given = [
         name
         for name, set_ in (
-            ("--input", bool(settings.input)),
+            ("--input", settings.input is not None),
             ("--workflow", settings.workflow_mode is not WorkflowMode.SHARED),
             ("--context", settings.context_mode is not ContextMode.AUTO),
             ("--runner", settings.runner),
-            ("--workflow-kwargs", bool(settings.workflow_kwargs)),
+            ("--workflow-kwargs", settings.workflow_kwargs is not None),
         )
         if set_
     ]
