@@ -27,22 +27,6 @@ MAX_TIME_VS_VERDICT = (
 WATCH_FORK = "seen in a full run: timed out waiting for a finding from the forked explanation"
 
 QUARANTINED: dict[str, str] = {
-    "tests/e2e/test_services.py::test_each_leak_of_the_service_is_found_through_the_web_layer"
-    "[background-task-in-process]": SETTLE_VS_SERVICES,
-    "tests/e2e/test_services.py::test_each_leak_of_the_service_is_found_through_the_web_layer"
-    "[background-task-serve]": SETTLE_VS_SERVICES,
-    "tests/e2e/test_services.py::test_the_fixed_twin_is_ok[/ask-serve]": SETTLE_VS_SERVICES,
-    "tests/e2e/test_services.py::test_the_fixed_twin_is_ok[/ask/watched-serve]": (
-        SETTLE_VS_SERVICES
-    ),
-    "tests/e2e/test_services.py::test_the_fixed_twin_is_ok[/research-serve]": SETTLE_VS_SERVICES,
-    "tests/e2e/test_services.py::test_the_fixed_twin_stays_ok_at_other_lengths[10-serve]": (
-        SETTLE_VS_SERVICES
-    ),
-    "tests/e2e/test_services.py::test_the_fixed_twin_stays_ok_at_other_lengths[60-serve]": (
-        SETTLE_VS_SERVICES
-    ),
-    "tests/e2e/test_services.py::test_the_workflow_server_sample[serve]": SETTLE_VS_SERVICES,
     "tests/e2e/test_explanations.py::"
     "test_a_leak_from_an_aiohttp_session_in_a_step_has_a_path_or_says_why": SETTLE_VS_SERVICES,
     "tests/e2e/test_check.py::test_ctrl_c_stops_the_check_keeps_what_was_measured_and_exits_130": (
@@ -83,14 +67,7 @@ QUARANTINED: dict[str, str] = {
 }
 
 
-SERVED_SERVICE_TESTS = "tests/e2e/test_services.py::"
-"""Under --serve the verdicts of these tests changed from run to run in full runs (OK, LEAK or
-INCONCLUSIVE for the same app): every served case waits with them."""
-
-
 def _reason(nodeid: str) -> str | None:
-    if nodeid.startswith(SERVED_SERVICE_TESTS) and "serve" in nodeid.partition("[")[2]:
-        return SETTLE_VS_SERVICES
     return QUARANTINED.get(nodeid)
 
 
