@@ -24,7 +24,6 @@ HEARTBEAT_VS_EXACT_STDERR = (
 MAX_TIME_VS_VERDICT = (
     "seen in a full run: the verdict or status differs from the test's since INCONCLUSIVE landed"
 )
-WATCH_FORK = "seen in a full run: timed out waiting for a finding from the forked explanation"
 
 QUARANTINED: dict[str, str] = {
     "tests/e2e/test_explanations.py::"
@@ -59,10 +58,6 @@ QUARANTINED: dict[str, str] = {
     "tests/e2e/test_clean_corpus.py::test_clean_workflow_is_ok[agents.py:make_agent_pipeline-2]": (
         "seen in one of three full runs: a false LEAK, +1.6 live objects per run (weakrefs, "
         "builtin methods) on the agent pipeline; the other repetitions stay guarded"
-    ),
-    "tests/live/test_watcher.py::test_explains_the_retention_path[fork]": WATCH_FORK,
-    "tests/live/test_watcher.py::test_report_is_the_model_the_renderers_and_graph_take": (
-        WATCH_FORK
     ),
 }
 

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -15,8 +16,7 @@ from prometheus_client import CollectorRegistry
 
 import wfleak
 from tests.conftest import ROOT
-from tests.live.service import wait_for
-from tests.live.test_watcher import run_many
+from tests.live.test_watcher import explained, run_many
 from wfleak.live import fork, walk
 
 sys.path.insert(0, str(ROOT / "samples"))
@@ -69,10 +69,33 @@ def test_short_memory_headroom_skips_the_fork_with_a_log_line(
     watcher = wfleak.watch(grace=0.0, collect_every=0.02, registry=CollectorRegistry())
     try:
         run_many(leaky_global.LeakyWorkflow(), 1)
-        (finding,) = wait_for("a finding", lambda: watcher.report().findings)
+        (finding,) = explained(watcher)
     finally:
         watcher.close()
         leaky_global.HISTORY.clear()
     assert any("not forking" in r.getMessage() for r in caplog.records)
     assert "forked copy" not in finding.explanation
     assert "leaky_global.HISTORY[" in finding.summary
+
+
+def test_the_child_is_budgeted_in_cpu_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wfleak.live.analysis import Suspects
+
+    def spin(*_: Any) -> None:
+        while True:
+            pass
+
+    # In the child only: the parent's copy of the module is put back by the monkeypatch.
+    monkeypatch.setattr(fork, "CPU_BUDGET", 1)
+    monkeypatch.setattr(fork, "build_index", spin)
+    result = fork.explain_in_fork(Suspects("x", [object()], {"object": 1}, []))
+    assert result.findings == []
+    assert result.error == "the analysis used more than 1 s of CPU and was stopped"
+
+
+def test_a_child_past_the_wall_limit_is_killed_and_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wfleak.live.analysis import Suspects
+
+    monkeypatch.setattr(fork, "build_index", lambda *_: time.sleep(3600))
+    result = fork.explain_in_fork(Suspects("x", [object()], {"object": 1}, []), wall_limit=0.5)
+    assert result.error == "the analysis was still running after 0.5 s and was stopped"

@@ -22,6 +22,7 @@ from wfleak.errors import UsageError
 from wfleak.live import Watcher, walk
 from wfleak.live.metrics import CYCLE_FREED, RETAINED, RETAINED_NOW, WATCHED
 from wfleak.live.recorder import MAX_LABELS, OTHER_LABEL
+from wfleak.model import Finding
 from wfleak.serde import to_jsonable
 
 sys.path.insert(0, str(ROOT / "samples"))
@@ -50,6 +51,19 @@ class CycleWorkflow(Workflow):
         return StopEvent(result="done")
 
 
+SECRET = "sk-live0123456789abcdefXYZ"
+BY_KEY: dict[str, Any] = {}
+
+
+class KeyedWorkflow(Workflow):
+    """Keeps each run's Context under a key that quotes a credential."""
+
+    @step
+    async def answer(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        BY_KEY[f"token={SECRET}"] = ctx
+        return StopEvent(result="done")
+
+
 @pytest.fixture
 def registry() -> CollectorRegistry:
     return CollectorRegistry()
@@ -62,6 +76,30 @@ def watcher(registry: CollectorRegistry) -> Iterator[Watcher]:
     watcher.close()
     leaky_global.HISTORY.clear()
     KEPT.clear()
+
+
+EXPLAIN_WAIT = 900.0
+"""The analysis child is budgeted in CPU time; a loaded machine stretches its wall time."""
+
+
+def explained(watcher: Watcher) -> list[Finding]:
+    """The findings of the first explanation, once it is over (its note is kept after its
+    findings); an explanation that failed or found nothing fails the test with its notes."""
+
+    def over() -> list[str] | None:
+        notes = watcher.report().notes
+        ends = [
+            n
+            for n in notes
+            if n.startswith("explaining retained runs of ")
+            or (n.startswith("retained runs of ") and " explained " in n)
+        ]
+        return notes if ends else None
+
+    notes = wait_for("the explanation of the retained runs", over, timeout=EXPLAIN_WAIT)
+    findings = watcher.report().findings
+    assert findings, "no finding; the watcher's notes: " + " | ".join(notes)
+    return findings
 
 
 def count(watcher: Watcher, name: str, workflow: type) -> int:
@@ -145,7 +183,7 @@ def test_explanations_keep_nothing_alive_either(
     try:
         run_many(leaky_global.LeakyWorkflow(), 2)
         refs = [weakref.ref(ctx) for ctx in leaky_global.HISTORY]
-        wait_for("a finding", lambda: watcher.report().findings)
+        explained(watcher)
         leaky_global.HISTORY.clear()
         gc.collect()
         assert [r() for r in refs] == [None, None]
@@ -168,7 +206,7 @@ def test_explains_the_retention_path(
     watcher = wfleak.watch(grace=0.0, collect_every=0.02, registry=registry, explain=mode)
     try:
         run_many(leaky_global.LeakyWorkflow(), 2)
-        (finding,) = wait_for("a finding", lambda: watcher.report().findings)
+        (finding,) = explained(watcher)
     finally:
         watcher.close()
         leaky_global.HISTORY.clear()
@@ -180,6 +218,24 @@ def test_explains_the_retention_path(
     assert len(records) == 1
     assert records[0].wfleak["pattern_id"] == "WFL001"
     assert records[0].wfleak["workflow"] == "leaky_global.LeakyWorkflow"
+
+
+def test_credentials_in_the_heap_are_masked_in_findings_and_log(
+    registry: CollectorRegistry, caplog: Any, patient_walk: None
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wfleak.watch")
+    watcher = wfleak.watch(grace=0.0, collect_every=0.02, registry=registry, explain="thread")
+    try:
+        run_many(KeyedWorkflow(), 1)
+        (finding,) = explained(watcher)
+    finally:
+        watcher.close()
+        BY_KEY.clear()
+    assert "BY_KEY[" in finding.summary
+    assert "token=***" in finding.summary
+    shown = json.dumps(to_jsonable(finding)) + " ".join(r.getMessage() for r in caplog.records)
+    assert SECRET not in shown
+    assert SECRET[:12] not in shown
 
 
 def test_a_workflow_made_per_run_is_part_of_the_run(watcher: Watcher) -> None:
@@ -291,7 +347,7 @@ def test_report_is_the_model_the_renderers_and_graph_take(
     watcher = wfleak.watch(grace=0.0, collect_every=0.02, registry=registry)
     try:
         run_many(leaky_global.LeakyWorkflow(), 2)
-        wait_for("a finding", lambda: watcher.report().findings)
+        explained(watcher)
         report = watcher.report()
     finally:
         watcher.close()

@@ -2,12 +2,14 @@
 
 The parent pauses only for ``fork()`` itself (copying its page tables). The child has a
 copy-on-write snapshot of the heap: it builds the same heap index as ``wfleak run``, explains,
-writes the findings to a pipe and leaves with ``os._exit``. In the child, only the thread that
-forked exists; so it takes no lock (no logging, no garbage collection), imports nothing
-(everything is imported and warmed up first; an import fails instead of hanging), restores
-the default signal handlers (a signal to the service's process group must not run the
-service's handlers in the copy) and closes every socket it inherited (listening ones included),
-so no connection is ever answered or held open by the copy.
+writes the findings to a pipe and leaves with ``os._exit``. Its budgets are CPU time and
+address space, not wall time: a loaded machine slows it down without making it cost more.
+In the child, only the thread that forked exists; so it takes no lock (no logging, no
+garbage collection), imports nothing (everything is imported and warmed up first; an import
+fails instead of hanging), restores the default signal handlers (a signal to the service's
+process group must not run the service's handlers in the copy) and closes every socket it
+inherited (listening ones included), so no connection is ever answered or held open by the
+copy.
 """
 
 from __future__ import annotations
@@ -46,8 +48,14 @@ OTHER_THREADS_NOTE = (
 )
 MEMORY_BUDGET = 1 << 30
 """Address space the child may add to the parent's before its allocations fail."""
-TIME_BUDGET = 60.0
-"""Seconds the child may take before it is killed."""
+CPU_BUDGET = 60
+"""Seconds of CPU the child may use before the kernel stops it. The budget is CPU time, not
+wall time: on a loaded machine the child waits for a core (and for its copied pages) many
+times longer than it computes, and a wall-clock budget there kills analyses that are well
+within their cost."""
+WALL_LIMIT = 900.0
+"""Seconds of wall time after which the child is killed whatever its CPU time: a child that
+waits on something (it should never) must not stay forever."""
 
 
 def supported() -> bool:
@@ -157,6 +165,19 @@ def _limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (size, hard))
 
 
+def _limit_cpu() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    # The limit counts the CPU time the process has used so far; a fork child starts at zero.
+    start = int(used.ru_utime + used.ru_stime)
+    limit = start + CPU_BUDGET
+    if hard == resource.RLIM_INFINITY or limit < hard:
+        # SIGXCPU at the soft limit (its default action ends the child), SIGKILL a second on.
+        resource.setrlimit(
+            resource.RLIMIT_CPU, (limit, limit + 1 if hard == resource.RLIM_INFINITY else hard)
+        )
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -173,6 +194,7 @@ def _child(suspects: Suspects, write_fd: int) -> None:
         sys.meta_path.insert(0, _NoImports())
         _close_sockets(keep=write_fd)
         _limit_memory()
+        _limit_cpu()
         index = build_index(None, suspects)
         payload = "F" + findings_to_json(explain(index, suspects))
         code = 0
@@ -184,7 +206,7 @@ def _child(suspects: Suspects, write_fd: int) -> None:
         os._exit(code)
 
 
-def explain_in_fork(suspects: Suspects, timeout: float = TIME_BUDGET) -> ForkResult:
+def explain_in_fork(suspects: Suspects, wall_limit: float = WALL_LIMIT) -> ForkResult:
     """Fork, let the child explain ``suspects``, and wait for it (on this thread only).
 
     The caller must drop its own references to ``suspects`` once this returns; the parent
@@ -199,17 +221,19 @@ def explain_in_fork(suspects: Suspects, timeout: float = TIME_BUDGET) -> ForkRes
     pause = time.perf_counter() - started
     os.close(write_fd)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wall_limit
     error: str | None = None
+    # poll(), not select(): a service may have more than 1024 descriptors open.
+    poller = select.poll()
+    poller.register(read_fd, select.POLLIN)
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                error = f"the analysis took longer than {timeout:g} s and was stopped"
+                error = f"the analysis was still running after {wall_limit:g} s and was stopped"
                 os.kill(pid, signal.SIGKILL)
                 break
-            ready, _, _ = select.select([read_fd], [], [], left)
-            if not ready:
+            if not poller.poll(left * 1000):
                 continue
             chunk = os.read(read_fd, 1 << 16)
             if not chunk:
@@ -230,9 +254,10 @@ def explain_in_fork(suspects: Suspects, timeout: float = TIME_BUDGET) -> ForkRes
             error = text[1:]
         else:
             code = os.waitstatus_to_exitcode(status)
-            error = (
-                f"the analysis was killed by signal {-code}"
-                if code < 0
-                else f"the analysis exited with status {code}"
-            )
+            if code == -signal.SIGXCPU:
+                error = f"the analysis used more than {CPU_BUDGET} s of CPU and was stopped"
+            elif code < 0:
+                error = f"the analysis was killed by signal {-code}"
+            else:
+                error = f"the analysis exited with status {code}"
     return ForkResult([], error, pause, duration)

@@ -24,12 +24,13 @@ from prometheus_client import CollectorRegistry
 from wfleak.live import fork as forking
 from wfleak.live.analysis import Suspects, count_types
 from wfleak.live.hook import RunHook
-from wfleak.live.masking import mask_finding
 from wfleak.live.metrics import CYCLE_FREED, RETAINED, RETAINED_NOW, WATCHED, Asgi, Metrics
 from wfleak.live.options import ExplainMode, WatchOptions
 from wfleak.live.recorder import Event, Recorder, Role, Run, RunRef, RunState
 from wfleak.live.walk import explain_by_walk
 from wfleak.model import Environment, Finding, Report, Settings, Verdict
+from wfleak.report.safety import terminal
+from wfleak.secrets import mask_report, mask_text
 
 logger = logging.getLogger("wfleak.watch")
 
@@ -418,11 +419,13 @@ class Watcher:
             suspects.leaked.clear()
             suspects.shared_workflows.clear()
         del suspects
-        if note:
-            with self._lock:
-                self._notes.append(note)
         for finding in findings:
-            self._keep(label, mask_finding(finding))
+            self._keep(label, mask_report(finding))
+        if note:
+            # Last, so a note says the explanation is over and its findings are all kept; an
+            # error from the analysis may quote the heap's texts.
+            with self._lock:
+                self._notes.append(mask_text(note))
 
     def _run_explanation(self, suspects: Suspects) -> tuple[list[Finding], str | None]:
         label = suspects.label
@@ -473,10 +476,12 @@ class Watcher:
             new = finding.fingerprint not in self._findings
             self._findings[finding.fingerprint] = finding
         if new:
+            # One line whatever the heap's texts hold: a newline in a key must not forge a
+            # record of its own in the service's log.
             logger.warning(
                 "wfleak: retained runs of %s: %s",
-                label,
-                finding.summary,
+                terminal(label),
+                terminal(finding.summary),
                 extra={
                     "wfleak": {
                         "event": "finding",
@@ -519,9 +524,10 @@ class Watcher:
     def _switch_off(self, reason: str) -> None:
         if self.switched_off is not None:
             return
-        self.switched_off = reason
         self._unhook()
         self._stop.set()
+        # Set last: whoever sees it may rely on the hooks being gone.
+        self.switched_off = reason
         logger.warning(
             "wfleak: watching switched off: %s; the metrics keep their last values", reason
         )
