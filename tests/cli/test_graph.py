@@ -40,7 +40,7 @@ def test_dot_is_deterministic_and_parses(saved_report: Path, tmp_path: Path) -> 
     assert first == second
     assert first.startswith("digraph wfleak {")
     assert 'label="._scheduled"' in first or "._scheduled" in first
-    assert 'fillcolor="#ffd9d9"' in first  # the leaked object is drawn apart
+    assert 'penwidth=3, color="#b00020"' in first  # the leaked object is drawn apart
     if HAS_DOT:
         subprocess.run(["dot", "-Tcanon"], input=first.encode(), check=True, capture_output=True)
 
@@ -167,7 +167,8 @@ def test_graph_from_a_live_run(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     text = output.read_text()
     assert '-->|".HISTORY"|' in text
-    assert ":::leaked" in text and ":::root" in text
+    assert ":::root" in text and ":::framework" in text
+    assert "stroke:#b00020,stroke-width:3px" in text  # the leaked Context, drawn apart
 
 
 def test_graph_needs_exactly_one_source(tmp_path: Path) -> None:

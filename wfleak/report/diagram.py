@@ -21,7 +21,10 @@ class DiagramNode:
     title: str
     detail: str
     kind: str
-    """``root``, ``framework``, ``user``, ``leaked`` or ``more`` (an elision marker)."""
+    """Whose the object is: ``root``, ``framework``, ``library``, ``app``, ``other`` (the
+    interpreter's containers, frames and handles), or ``more`` (an elision marker)."""
+    leaked: bool = False
+    """The object the finding is about (drawn with a heavy red border)."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,16 @@ def select_findings(report: Report, finding: str | None) -> list[tuple[int, Find
     return chosen
 
 
-def _kind(node: Node, leaked: bool) -> str:
+ORIGIN_KINDS = ("framework", "library", "app")
+
+
+def _kind(node: Node) -> str:
     if node.root:
         return "root"
-    if leaked:
-        return "leaked"
-    return "framework" if node.framework else "user"
+    if node.origin in ORIGIN_KINDS:
+        return node.origin
+    # A report from before nodes carried their owner knows only the framework's.
+    return "framework" if node.framework else "other"
 
 
 def _cut(finding: Finding, depth: int | None) -> tuple[list[Node], list[Edge], int]:
@@ -139,7 +146,9 @@ def _node(prefix: str, node: Node, leaked: bool, finding: Finding) -> DiagramNod
     title = (
         node.label if node.label.startswith(node.type_name) else f"{node.type_name}: {node.label}"
     )
-    return DiagramNode(id=prefix + node.id, title=title, detail=detail, kind=_kind(node, leaked))
+    return DiagramNode(
+        id=prefix + node.id, title=title, detail=detail, kind=_kind(node), leaked=leaked
+    )
 
 
 def _edge(prefix: str, edge: Edge, finding: Finding) -> DiagramEdge:

@@ -12,8 +12,9 @@ from wfleak.report.diagram import Diagram, escape
 _NODE_STYLE = {
     "root": 'shape=box, style="rounded,filled,bold", fillcolor="#dbe9ff", color="#1f4e99"',
     "framework": 'shape=box, style="rounded,filled", fillcolor="#eeeeee", color="#666666"',
-    "user": 'shape=box, style="rounded,filled", fillcolor="#fff4d6", color="#a06a00"',
-    "leaked": 'shape=box, style="rounded,filled,bold", fillcolor="#ffd9d9", color="#b00020"',
+    "library": 'shape=box, style="rounded,filled", fillcolor="#ece4ff", color="#5b3fa0"',
+    "app": 'shape=box, style="rounded,filled", fillcolor="#fff4d6", color="#a06a00"',
+    "other": 'shape=box, style="rounded,filled", fillcolor="#ffffff", color="#999999"',
     "more": 'shape=plaintext, fontcolor="#666666"',
 }
 
@@ -35,7 +36,8 @@ def render_dot(diagram: Diagram) -> str:
         lines.append(f'    color="{color}";')
         for node in cluster.nodes:
             text = escape(node.title) + "\\n" + escape(node.detail)
-            lines.append(f'    {node.id} [label="{text}", {_NODE_STYLE[node.kind]}];')
+            leaked = ', penwidth=3, color="#b00020"' if node.leaked else ""
+            lines.append(f'    {node.id} [label="{text}", {_NODE_STYLE[node.kind]}{leaked}];')
         for edge in cluster.edges:
             style = ', color="#b07d00", penwidth=2, constraint=false' if edge.closes_cycle else ""
             lines.append(

@@ -16,6 +16,7 @@ from wfleak.model import CheckReport, Finding, Frame, TargetResult, TargetStatus
 from wfleak.report import diagram, safety
 from wfleak.report.junit import finding_text
 from wfleak.report.mermaid import render_mermaid
+from wfleak.report.ownership import owner_text
 from wfleak.report.summary import growth_per_run, status_word, top_finding, totals_line
 
 SUMMARY_MAX_NODES = 14
@@ -118,6 +119,7 @@ def _details(result: TargetResult) -> list[str]:
         return []
     name, md = safety.code_span(result.name), safety.markdown
     lines = ["", f"### {name}: {md(finding.headline)}", "", md(finding.summary), ""]
+    lines += [f"**Owner:** {md(owner_text(finding))}", ""]
     if finding.explanation:
         lines += [md(finding.explanation), ""]
     if finding.fix:

@@ -9,13 +9,16 @@ from html import escape
 
 from wfleak.model import Report
 from wfleak.report.diagram import Cluster, Diagram
+from wfleak.report.ownership import owner_text
 
 BOX_W, BOX_H, GAP = 340, 46, 44
+LEAKED_STROKE = "#b00020"
 _FILL = {
     "root": ("#dbe9ff", "#1f4e99"),
     "framework": ("#eeeeee", "#666666"),
-    "user": ("#fff4d6", "#a06a00"),
-    "leaked": ("#ffd9d9", "#b00020"),
+    "library": ("#ece4ff", "#5b3fa0"),
+    "app": ("#fff4d6", "#a06a00"),
+    "other": ("#ffffff", "#999999"),
     "more": ("#ffffff", "#bbbbbb"),
 }
 
@@ -60,10 +63,13 @@ def _cluster_svg(cluster: Cluster) -> str:
         parts.append(f'<text x="{x + 8}" y="{(y1 + y2) / 2 + 4}">{escape(edge.label)}</text>')
     for k, node in enumerate(cluster.nodes):
         fill, stroke = _FILL[node.kind]
+        if node.leaked:
+            stroke = LEAKED_STROKE
         y = k * (BOX_H + GAP) + 5
+        width = 3 if node.leaked else 2 if node.kind == "root" else 1
         parts.append(
             f'<rect x="10" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" '
-            f'stroke="{stroke}" stroke-width="{2 if node.kind in ("root", "leaked") else 1}"/>'
+            f'stroke="{stroke}" stroke-width="{width}"/>'
         )
         parts.append(
             f'<text x="20" y="{y + 19}" font-weight="bold">{escape(node.title[:52])}</text>'
@@ -78,12 +84,10 @@ PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 78, 16, 14, 44
 TICKS = 4
 _LEGEND = {
     "root": "root (module global, class, event loop, shared workflow)",
+    "framework": "the workflow engine's objects",
+    "library": "other installed packages' objects",
     "app": "your application's objects",
-    "user": "your application's objects",
-    "library": "library and standard-library objects",
-    "framework": "framework objects",
-    "unknown": "objects of unknown owner",
-    "leaked": "the leaked object",
+    "other": "Python's own containers, frames and handles",
 }
 
 
@@ -172,13 +176,19 @@ def _memory_plot(report: Report) -> str:
 
 def _legend(diagram: Diagram) -> str:
     """What each colour means, for the kinds of node the diagram draws."""
-    kinds = {node.kind for cluster in diagram.clusters for node in cluster.nodes}
+    nodes = [node for cluster in diagram.clusters for node in cluster.nodes]
+    kinds = {node.kind for node in nodes}
     items = [
         f'<li><span class="swatch" style="background:{_FILL[kind][0]};'
         f'border-color:{_FILL[kind][1]}"></span>{escape(label)}</li>'
         for kind, label in _LEGEND.items()
         if kind in kinds and kind in _FILL
     ]
+    if any(node.leaked for node in nodes):
+        items.append(
+            f'<li><span class="swatch" style="border:3px solid {LEAKED_STROKE}"></span>'
+            "the leaked object (heavy red border)</li>"
+        )
     return f'<ul class="legend">{"".join(items)}</ul>' if items else ""
 
 
@@ -196,6 +206,8 @@ def render_html(report: Report, diagram: Diagram) -> str:
             f"<section><h3>#{number} {escape(finding.kind.value.upper())} "
             f"{escape(finding.pattern_id or '')} {escape(finding.title)}</h3>"
             f"<p>{inline_markdown(finding.summary)}</p>"
+            f'<p><b>Owner:</b> <span class="owner {escape(finding.origin.value)}">'
+            f"{escape(owner_text(finding))}</span></p>"
             f"<p>{inline_markdown(finding.explanation)}</p>"
             f"<p><b>Fix:</b> {inline_markdown(finding.fix)}</p>{example}"
             + (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from wfleak.model import CheckReport, Finding, Report, TargetResult, TargetStatus, Violation
+from wfleak.report.ownership import owner_text
 from wfleak.report.safety import xml
 from wfleak.report.summary import status_word
 
@@ -18,6 +19,7 @@ def finding_text(finding: Finding) -> str:
     lines = [
         finding.headline,
         finding.summary,
+        f"owner: {owner_text(finding)}",
     ]
     if finding.explanation:
         lines.append(f"why: {finding.explanation}")

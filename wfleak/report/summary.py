@@ -11,6 +11,7 @@ from rich.text import Text
 
 from wfleak.analysis.verdict import format_growth
 from wfleak.model import CheckReport, Finding, Report, TargetResult, TargetStatus
+from wfleak.report.ownership import owner_text
 from wfleak.report.safety import terminal as _t
 
 _MARK = {
@@ -84,6 +85,7 @@ def render_target(result: TargetResult, console: Console, name_width: int = 0) -
         finding = None
     if finding is not None and result.status is not TargetStatus.PASSED:
         console.print(Text(f"    {_t(finding.summary)}"), soft_wrap=True)
+        console.print(Text(f"    owner: {_t(owner_text(finding))}"), soft_wrap=True)
         if finding.fix:
             console.print(Text(f"    fix: {_t(finding.fix)}"), soft_wrap=True)
     # The status line already names the top finding, or else the first violation.

@@ -21,6 +21,7 @@ from wfleak.model import (
     Trend,
     Verdict,
 )
+from wfleak.report.ownership import owner_text
 from wfleak.report.safety import terminal as _t
 from wfleak.report.safety import terminal_block as _block
 
@@ -168,6 +169,7 @@ def _series(report: Report, width: int) -> Table:
 
 def _finding(finding: Finding) -> Panel:
     body = [Text(_block(finding.summary))]
+    body.append(Text("owner: ", style="bold") + Text(_block(owner_text(finding))))
     if finding.explanation:
         body.append(Text(_block(finding.explanation), style="dim"))
     if finding.fix:
