@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,6 +49,24 @@ def run_cli(
         timeout=timeout,
     )
     return CliResult(process.returncode, process.stdout, process.stderr)
+
+
+HEARTBEAT = re.compile(
+    r"wfleak: (?:.+: )?[^,]+, \d+:\d{2}:\d{2} elapsed(?:, about \d+:\d{2}:\d{2} left)?"
+)
+"""A progress line in a log (wfleak.report.progress): how often one appears depends on the
+machine's speed, so exact comparisons of stderr leave them out."""
+
+
+def without_heartbeats(stderr: str) -> list[str]:
+    """The lines of ``stderr`` with the progress heartbeat lines left out."""
+    return [line for line in stderr.strip().splitlines() if not HEARTBEAT.fullmatch(line)]
+
+
+def last_line(stderr: str) -> str:
+    """The last line of ``stderr`` that is not a progress heartbeat."""
+    lines = without_heartbeats(stderr)
+    return lines[-1] if lines else ""
 
 
 MARK_ENV = "WFLEAK_TEST_MARK"

@@ -17,14 +17,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from wfleak import lifecycle
 from wfleak.errors import ExitCode, WfleakError
 from wfleak.model import Report, RunSample, Settings, StopReason
 from wfleak.phases.measure import MeasureResult
-from wfleak.phases.report import PhaseResults, build_report
+from wfleak.phases.report import PhaseResults, build_report, stopped
 from wfleak.phases.warmup import WarmupResult
 from wfleak.pipeline import Progress, environment
 from wfleak.probes import allocator
@@ -197,13 +197,7 @@ class WorkerSession:
             # It finished before the stop reached it: the whole report stands.
             return report
         reason, message = self._stopping
-        runs = len(report.runs)
-        told = (
-            f"{message}, with {runs} measured runs"
-            if reason is StopReason.MAX_TIME
-            else (f"{message} after {runs} measured runs")
-        )
-        return replace(report, stop=reason, stop_message=told, complete=False)
+        return stopped(report, reason, self._told(reason, message, len(report.runs)))
 
     def _request_stop(
         self, process: subprocess.Popen[bytes], reason: tuple[StopReason, str]
@@ -230,8 +224,7 @@ class WorkerSession:
                 self._request_stop(process, _stop_for_signal(signum))
             if self._stopping is not None and self._stopping_at is not None:
                 if now - self._stopping_at > INTERRUPT_GRACE_S:
-                    reason, message = self._stopping
-                    return self._partial(reason, f"{message} during {self._position()}")
+                    return self._stopped()
             elif self.max_time is not None and now - started > self.max_time:
                 message = f"stopped by --max-time after {self.max_time:g}s"
                 self._request_stop(process, (StopReason.MAX_TIME, message))
@@ -284,11 +277,25 @@ class WorkerSession:
         if self.stream.report is not None:
             return self.stream.report
         if self._stopping is not None:
-            reason, message = self._stopping
-            return self._partial(reason, f"{message} during {self._position()}")
+            return self._stopped()
         lifecycle.kill_group(process.pid)
         code = process.wait()
         return self._crashed(code, log)
+
+    def _stopped(self) -> Report:
+        """The partial report of a worker that did not answer a stop with its own."""
+        assert self._stopping is not None
+        reason, message = self._stopping
+        return self._partial(reason, self._told(reason, message, len(self.stream.samples)))
+
+    def _told(self, reason: StopReason, message: str, runs: int) -> str:
+        """The stop line, the same whether the worker's own report or the parent's partial
+        one tells it: a worker slow to answer on a loaded machine must not change it."""
+        if not runs:
+            return f"{message} during {self._position()}"
+        if reason is StopReason.MAX_TIME:
+            return f"{message}, with {runs} measured runs"
+        return f"{message} after {runs} measured runs"
 
     def _position(self) -> str:
         if self.stream.phase == "warm-up":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, interrupt_cli, run_cli
+from tests.conftest import ROOT, cli_env, interrupt_cli, last_line, run_cli
 from tests.fixtures.lifecycle import SECRET
 
 BROKEN = "tests/fixtures/broken.py"
@@ -32,7 +32,7 @@ def test_raising_workflow_exits_3_with_one_line(tmp_path: Path) -> None:
     result = run_cli("run", f"{BROKEN}:RaisingWorkflow", "--json", str(out))
     assert result.code == 3
     raise_line = line_of(BROKEN, "the model said no")
-    assert result.stderr.strip().splitlines()[-1] == (
+    assert last_line(result.stderr) == (
         f"wfleak: warm-up run 1 failed: ValueError: the model said no ({BROKEN}:{raise_line})"
     )
     assert "Traceback" not in result.stderr + result.stdout
@@ -54,9 +54,7 @@ def test_timeout_stops_with_exit_3_and_keeps_partial_results(tmp_path: Path) -> 
     out = tmp_path / "r.json"
     result = run_cli("run", f"{BROKEN}:SlowWorkflow", "--timeout", "0.2", "--json", str(out))
     assert result.code == 3
-    assert result.stderr.strip().splitlines()[-1] == (
-        "wfleak: warm-up run 1 failed: timed out after 0.2s"
-    )
+    assert last_line(result.stderr) == "wfleak: warm-up run 1 failed: timed out after 0.2s"
     assert json.loads(out.read_text())["stop"] == "timed_out"
 
 
@@ -91,11 +89,16 @@ def test_max_time_kills_the_analysis_and_reports_what_it_has() -> None:
     result = run_cli(
         "run", "samples/clean.py:CleanWorkflow", "-n", "100000", "--max-time", "30", "--json", "-"
     )
-    assert result.code == 3
+    # The runs measured so far are judged; a slow workflow is not a failed one.
+    assert result.code == 0, result.stderr
     report = result.report
     assert report["stop"] == "max_time"
-    assert len(report["runs"]) > 0
-    assert "stopped by --max-time after 30s, with" in result.stderr
+    assert report["complete"] is False
+    runs = len(report["runs"])
+    assert runs > 0
+    assert last_line(result.stderr) == (
+        f"wfleak: stopped by --max-time after 30s, with {runs} measured runs"
+    )
     # Nothing leaked in the runs measured so far, but they are not the whole analysis.
     assert report["verdict"] == "inconclusive"
     assert "budget_exceeded" in [r["code"] for r in report["reasons"]]
@@ -134,7 +137,7 @@ def test_a_signal_during_a_long_step_writes_the_report_and_ends_the_worker(
     report = json.loads(out.read_text())
     assert report["stop"] == stop
     assert len(report["runs"]) == 2  # 3 warm-up runs, 2 measured, the third blocks
-    assert result.stderr.strip().splitlines()[-1] == f"wfleak: {told} after 2 measured runs"
+    assert last_line(result.stderr) == f"wfleak: {told} after 2 measured runs"
     assert f"incomplete: {told} after 2 measured runs" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -173,7 +176,7 @@ def test_check_stopped_by_sigterm_writes_every_finished_targets_outputs(tmp_path
     project = tmp_path / "service"
     project.mkdir()
     (project / "pyproject.toml").write_text(
-        "[tool.wfleak]\niterations = 5\nwarmup = 1\n"
+        "[tool.wfleak]\niterations = 6\nwarmup = 1\n"
         '[[tool.wfleak.targets]]\nname = "clean"\ntarget = "clean.py:CleanWorkflow"\n'
         '[[tool.wfleak.targets]]\nname = "long"\ntarget = "lifecycle.py:LongStepWorkflow"\n'
         "warmup = 3\n"
@@ -234,10 +237,8 @@ def test_junk_on_the_event_pipe_is_exit_3_with_the_partial_report(tmp_path: Path
     out = tmp_path / "r.json"
     result = run_cli("run", f"{LIFECYCLE}:PipeWritingWorkflow", "--json", str(out))
     assert result.code == 3
-    assert (
-        result.stderr.strip()
-        .splitlines()[-1]
-        .startswith("wfleak: the worker sent an unreadable event during warm-up run 1 (")
+    assert last_line(result.stderr).startswith(
+        "wfleak: the worker sent an unreadable event during warm-up run 1 ("
     )
     assert json.loads(out.read_text())["stop"] == "crashed"
     assert "Traceback" not in result.stderr
@@ -262,7 +263,7 @@ def test_control_characters_never_reach_the_terminal_and_keys_are_masked() -> No
     result = run_cli("run", f"{LIFECYCLE}:EscapeRaisingWorkflow", "--json", "-")
     assert result.code == 3
     line = line_of(LIFECYCLE, 'raise RuntimeError(f"{ESCAPES}')
-    assert result.stderr.strip().splitlines()[-1] == (
+    assert last_line(result.stderr) == (
         "wfleak: warm-up run 1 failed: RuntimeError: \\x1b[2J\\x1b]0;pwned\\x07bad "
         f"<event loop> key=*** ({LIFECYCLE}:{line})"
     )
@@ -306,7 +307,7 @@ def test_an_ascii_only_stdout_changes_neither_the_output_nor_the_exit_code(comma
         command,
         "samples/clean.py:CleanWorkflow",
         "-n",
-        "4",
+        "6",
         "--warmup",
         "1",
         env={"PYTHONIOENCODING": "ascii"},
@@ -317,25 +318,31 @@ def test_an_ascii_only_stdout_changes_neither_the_output_nor_the_exit_code(comma
 
 
 def test_max_time_bounds_the_analysis_after_the_runs_and_keeps_them() -> None:
-    # The runs take seconds; explaining a 30 000-object ring per run takes minutes.
+    # The runs take seconds; the settle phase after them waits two minutes for their timers.
     started = time.monotonic()
     result = run_cli(
         "run",
-        "tests/fixtures/big_graphs.py:RetainedRingWorkflow",
+        f"{LIFECYCLE}:SlowTimerLeakWorkflow",
         "-n",
         "6",
         "--warmup",
         "1",
+        "--settle",
+        "300",
         "--max-time",
-        "30",
+        "60",
         "--json",
         "-",
     )
-    assert time.monotonic() - started < 90
-    assert result.code == 3, result.stderr
+    assert time.monotonic() - started < 110
+    assert result.code == 0, result.stderr
     report = result.report
     assert report["stop"] == "max_time"
     assert len(report["runs"]) == 6
-    assert result.stderr.strip().splitlines()[-1] == (
-        "wfleak: stopped by --max-time after 30s, with 6 measured runs"
+    assert last_line(result.stderr) == (
+        "wfleak: stopped by --max-time after 60s, with 6 measured runs"
     )
+    # The measured runs already show the leak: the cut analysis does not turn it into OK or
+    # INCONCLUSIVE, and says what it could not do.
+    assert report["verdict"] == "leak"
+    assert "budget_exceeded" in [r["code"] for r in report["reasons"]]

@@ -110,13 +110,17 @@ def signal_exit_code() -> ExitCode:
 
 
 def exit_code_for(report: Report) -> ExitCode:
+    """0 for any finished analysis, INCONCLUSIVE and ``--max-time`` reached included (the
+    runs are judged, the workflow is not blamed); 3 when the workflow itself failed, timed
+    out, hung or crashed; the signal's code once one stopped the command, however far the
+    analysis got."""
+    if lifecycle.received() is not None or report.stop is StopReason.TERMINATED:
+        return signal_exit_code()
     if report.stop is StopReason.INTERRUPTED:
         return ExitCode.INTERRUPTED
-    if report.stop is StopReason.TERMINATED:
-        return signal_exit_code()
-    if report.stop is not None:
-        return ExitCode.WORKFLOW_FAILED
-    return ExitCode.OK
+    if report.stop is None or report.stop is StopReason.MAX_TIME:
+        return ExitCode.OK
+    return ExitCode.WORKFLOW_FAILED
 
 
 def settings_keywords(given: Given, command: str) -> dict[str, Any]:
@@ -170,7 +174,7 @@ def analyze_with_progress(settings: Settings, given: Given, cwd: str | None = No
 def report_stop(report: Report) -> ExitCode:
     """The exit code for a finished analysis, with the one line that explains a stop."""
     code = exit_code_for(report)
-    if report.stop_message and code is not ExitCode.OK:
+    if report.stop_message and report.stop is not None:
         from rich.console import Console
 
         Console(stderr=True, highlight=False, soft_wrap=True).print(

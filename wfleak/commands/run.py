@@ -12,8 +12,9 @@ from wfleak.commands.signature import Given, command
 from wfleak.errors import UsageError
 
 EXIT_CODES = (
-    "Exit codes: 0 analysis done (whatever it found); 2 usage or target error; "
-    "3 the workflow failed, timed out, hung or crashed; 130 interrupted (Ctrl-C); "
+    "Exit codes: 0 analysis done (whatever it found, INCONCLUSIVE included, and when "
+    "--max-time stopped it after some runs); 2 usage or target error; "
+    "3 the workflow itself failed, timed out, hung or crashed; 130 interrupted (Ctrl-C); "
     "143 terminated (SIGTERM); 129 hung up (SIGHUP)."
 )
 

@@ -121,6 +121,23 @@ def _budget_reasons(stop: StopReason | None, message: str | None) -> list[Reason
     return []
 
 
+def stopped(report: Report, stop: StopReason, message: str) -> Report:
+    """``report`` as a stop from outside the worker left it: a worker stopped by a signal or
+    ``--max-time`` reports an interruption, and only the parent knows which it was. The
+    findings stand; the reasons (and so the verdict) follow the stop, as :func:`build_report`
+    gives them."""
+    reasons = [r for r in report.reasons if r.code is not ReasonCode.BUDGET_EXCEEDED]
+    reasons += _budget_reasons(stop, message)
+    return replace(
+        report,
+        stop=stop,
+        stop_message=message,
+        complete=False,
+        reasons=reasons,
+        verdict=decide(report.findings, reasons),
+    )
+
+
 def build_report(settings: Settings, environment: Environment, results: PhaseResults) -> Report:
     measure = results.measure
     runs = measure.runs
