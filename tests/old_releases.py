@@ -43,6 +43,16 @@ ENVIRONMENTS: tuple[tuple[str, ...], ...] = (
     # wfleak.watch() on the old engine (tests/live/test_old_releases.py).
     ("llama-index-core==0.12.10.post1", "prometheus-client"),
     ("llama-index-core==0.12.25", "prometheus-client"),
+    # The catalogue's entries, each where it occurs and where it was fixed
+    # (tests/e2e/test_catalogue_releases.py, tests/e2e/test_explanations.py).
+    ("llama-index-core==0.12.5",),
+    ("llama-index-core==0.12.6",),
+    ("llama-index-workflows==2.8.3",),
+    ("llama-index-workflows==2.9.0",),
+    ("llama-index-workflows==2.17.1", "aiohttp"),
+    ("llama-index-workflows==2.17.3", "aiohttp"),
+    ("llama-agents-server==0.1.3",),
+    ("llama-agents-server==0.2.0",),
 )
 """Every environment the tests ask for, so CI can build them all at once, ahead of the tests."""
 
