@@ -376,6 +376,9 @@ class Report:
     allocation_sites: list[AllocationSite] = field(default_factory=list)
     leftovers: list[Leftover] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What weakens the whole analysis and every output shows as a warning: an engine release
+    outside the range wfleak is tested on."""
     memray: MemraySummary | None = None
     runs_used: int = 0
     """Measured runs the verdict rests on (with ``iterations = "auto"``, where it stopped)."""

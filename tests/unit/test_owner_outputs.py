@@ -176,3 +176,46 @@ def test_old_reports_without_node_origins_still_draw() -> None:
     )
     drawn = diagram.build(factories.report(finding))
     assert [n.kind for n in drawn.clusters[0].nodes] == ["root", "framework", "other"]
+
+
+OLD_RELEASE = (
+    "llama-index-core 0.10.68 is older than wfleak supports (0.11 to 0.14): its workflow "
+    "classes may not be recognised and findings may be missing; upgrade it"
+)
+
+
+def _warned_check() -> CheckReport:
+    check = _check("app")
+    (target,) = check.targets
+    assert target.report is not None
+    warned = replace(target, report=replace(target.report, warnings=[OLD_RELEASE]))
+    return replace(check, targets=[warned])
+
+
+def test_unsupported_release_is_one_warning_in_every_output() -> None:
+    check = _warned_check()
+    report = check.targets[0].report
+    assert report is not None
+    out = io.StringIO()
+    render(report, Console(file=out, width=300, no_color=True))
+    terminal = out.getvalue()
+    assert terminal.count(OLD_RELEASE) == 1 and f"warning: {OLD_RELEASE}" in terminal
+    assert "note: llama-index-core" not in terminal
+    log = io.StringIO()
+    render_target(check.targets[0], Console(file=log, width=300, no_color=True))
+    assert f"warning: {OLD_RELEASE}" in log.getvalue()
+    assert json.loads(serde.dumps(report))["warnings"] == [OLD_RELEASE]
+    assert f"warning: {OLD_RELEASE}" in render_junit(check)
+    annotations = annotation_lines(check, Path.cwd())
+    assert [a for a in annotations if a.startswith("::warning") and "unsupported release" in a]
+    assert "**Warning**" in job_summary(check)
+    page = render_html(report, diagram.build(report))
+    assert '<p class="warning"><b>Warning:</b> llama-index-core 0.10.68' in page
+
+
+def test_supported_release_has_no_warning() -> None:
+    from wfleak.framework import unsupported_releases
+
+    assert unsupported_releases({"llama-index-core": "0.11.23"}) == []
+    assert unsupported_releases({"llama-index-workflows": "2.26.1"}) == []
+    assert unsupported_releases({"llama-index-core": "0.10.68"}) == [OLD_RELEASE]

@@ -176,16 +176,13 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         type_growth=measure.type_growth,
         allocation_sites=results.trace.allocation_sites,
         leftovers=[*measure.leftovers, *results.settle.leftovers()],
-        notes=[
-            *framework.unsupported_releases(
-                {
-                    "llama-index-core": environment.llama_index_core,
-                    "llama-index-workflows": environment.workflows,
-                }
-            ),
-            *results.settle.notes(),
-            *results.explain.notes,
-        ],
+        notes=[*results.settle.notes(), *results.explain.notes],
+        warnings=framework.unsupported_releases(
+            {
+                "llama-index-core": environment.llama_index_core,
+                "llama-index-workflows": environment.workflows,
+            }
+        ),
         memray=results.memray,
         runs_used=len(runs),
         decision=measure.decision.reason if measure.decision else None,

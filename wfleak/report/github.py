@@ -67,6 +67,8 @@ def annotation_lines(check: CheckReport, workspace: Path) -> list[str]:
             continue
         if result.report is None:
             continue
+        for warning in result.report.warnings:
+            lines.append(command("warning", warning, f"{title}: unsupported release"))
         failing = {v.fingerprint for v in result.violations}
         for violation in result.violations:
             if violation.fingerprint is None:
@@ -144,6 +146,10 @@ def job_summary(check: CheckReport) -> str:
         "|---|---|---|---|---|",
         *(_row(result) for result in check.targets),
     ]
+    warned = [(r.name, w) for r in check.targets if r.report for w in r.report.warnings]
+    if warned:
+        lines += [""]
+        lines += [f"> **Warning** {safety.code_span(n)}: {safety.markdown(w)}" for n, w in warned]
     for result in check.targets:
         lines += _details(result)
     accepted = [(r.name, a) for r in check.targets for a in r.accepted]

@@ -223,6 +223,9 @@ def render_html(report: Report, diagram: Diagram) -> str:
     verdict = f"<h2>Verdict: {escape(report.verdict.value.upper())}</h2>" + (
         f"<ul>{reasons}</ul>" if reasons else ""
     )
+    verdict += "".join(
+        f'<p class="warning"><b>Warning:</b> {escape(w)}</p>' for w in report.warnings
+    )
     clusters = "".join(
         f"<figure><figcaption>{inline_markdown(c.title)}</figcaption>{_cluster_svg(c)}</figure>"
         for c in diagram.clusters
@@ -236,6 +239,7 @@ def render_html(report: Report, diagram: Diagram) -> str:
         "pre{background:#f6f6f6;padding:.6em}section{border-top:1px solid #ddd}"
         "code{background:#f3f3f3;padding:0 .2em;border-radius:3px}"
         ".legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1.2em}"
+        ".warning{background:#fff4d6;border-left:4px solid #a06a00;padding:.4em .8em}"
         ".swatch{display:inline-block;width:1em;height:1em;border:1px solid;"
         "border-radius:3px;margin-right:.4em;vertical-align:-.15em}"
         f"</style></head><body><h1>{escape(diagram.title)}</h1>{verdict}"

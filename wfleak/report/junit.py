@@ -43,7 +43,8 @@ def violation_texts(report: Report | None, violations: list[Violation]) -> list[
 
 
 def _failure_text(result: TargetResult) -> str:
-    return "\n\n".join(violation_texts(result.report, result.violations))
+    warnings = [f"warning: {w}" for w in (result.report.warnings if result.report else [])]
+    return "\n\n".join([*warnings, *violation_texts(result.report, result.violations)])
 
 
 def _testcase(result: TargetResult) -> ET.Element:
@@ -73,6 +74,7 @@ def _testcase(result: TargetResult) -> ET.Element:
     elif result.status is TargetStatus.INTERRUPTED:
         ET.SubElement(case, "skipped", {"message": xml(result.message or "interrupted")})
     output = [f"target: {result.target}", f"verdict: {status_word(result)}"]
+    output += [f"warning: {w}" for w in (result.report.warnings if result.report else [])]
     output += [f"accepted: {a.title} ({a.reason})" for a in result.accepted]
     ET.SubElement(case, "system-out").text = xml("\n".join(output))
     return case

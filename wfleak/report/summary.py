@@ -80,6 +80,8 @@ def target_line(result: TargetResult, name_width: int = 0) -> Text:
 
 def render_target(result: TargetResult, console: Console, name_width: int = 0) -> None:
     console.print(target_line(result, name_width), soft_wrap=True)
+    for warning in result.report.warnings if result.report is not None else []:
+        console.print(Text(f"    warning: {_t(warning)}", style="yellow"), soft_wrap=True)
     finding = top_finding(result)
     if result.status is TargetStatus.INCONCLUSIVE:
         finding = None

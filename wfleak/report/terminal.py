@@ -295,6 +295,8 @@ def render(report: Report, console: Console) -> None:
     console.print(Text("wfleak run", style="bold"))
     console.print(_header(report))
     console.print(_verdict_panel(report))
+    for warning in report.warnings:
+        console.print(Text(f"warning: {_t(warning)}", style="bold yellow"))
     if report.runs:
         console.print(_series(report, console.width))
     for finding in sorted(
