@@ -28,8 +28,16 @@ from wfleak.analysis.edges import (
     size_of,
     type_label,
 )
-from wfleak.analysis.paths import RetentionPath, Root, RootFinder, RootKind, retained_size
-from wfleak.analysis.paths import shortest_path as find_path
+from wfleak.analysis.paths import (
+    Blocked,
+    Budget,
+    RetentionPath,
+    Root,
+    RootFinder,
+    RootKind,
+    retained_size,
+    shortest_path,
+)
 from wfleak.analysis.verdict import format_bytes
 from wfleak.framework import module_of, type_name
 from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin, WorkflowMode
@@ -323,6 +331,11 @@ class _Explained:
     target_type: str
 
 
+MAX_HOLDERS = 4
+"""Distinct holders looked for per leaked object: a user's global and the framework can keep
+the same Context, and fixing one of them must not leave the other unreported."""
+
+
 def explain_leaks(
     index: HeapIndex,
     leaked: Sequence[Any],
@@ -330,12 +343,19 @@ def explain_leaks(
     roots: RootFinder,
     also_leaked: Sequence[Any] = (),
     allocation: dict[int, list[Frame]] | None = None,
+    budget: Budget | None = None,
 ) -> list[Finding]:
-    """One finding per distinct retention path (fingerprint), biggest first.
+    """One finding per distinct holder path (fingerprint) of the leaked objects, biggest
+    first, ties in fingerprint order so every Python version lists them alike.
 
-    ``also_leaked`` are other objects the runs left behind (their timers): a path through one
-    of them is explained by whatever holds that object.
+    A path that reaches a leaked object through another leaked object (the run's Context
+    through the run's bookkeeping) is the path of the outermost one, the first that a root
+    reaches: that is what the holder keeps. ``also_leaked`` are other objects the runs left
+    behind (their timers): they are part of a path, never its subject. Walks spend from
+    ``budget``; once it is spent the findings made so far are returned and ``budget.reason``
+    says the explanation is partial.
     """
+    budget = budget if budget is not None else Budget()
     by_type: dict[str, list[Any]] = defaultdict(list)
     for obj in leaked:
         by_type[type_label(obj)].append(obj)
@@ -343,39 +363,39 @@ def explain_leaks(
         :MAX_TYPES
     ]
     leaked_ids = {id(obj) for obj in leaked}
-    other_ids = {id(obj) for obj in also_leaked}
-    covered: set[int] = set()
-    found: list[tuple[str, Any, int, RetentionPath, int]] = []
+    found: dict[tuple[str, int], tuple[_Explained, Any, int]] = {}
+    sizes: dict[int, int] = {}
     for name in chosen_types:
         for obj in by_type[name][:SAMPLES_PER_TYPE]:
             position = index.index_of(obj)
-            if position is None:
+            if position is None or budget.exhausted:
                 continue
-            path = find_path(index, position, roots)
-            if path is None:
-                continue
-            if any(type(o).__name__ in RUNTIME_CACHES for o in path.objects):
-                # Held by one of Python's own bounded caches, not by the application.
-                continue
-            through = {id(o) for o in path.objects[:-1]}
-            if through & leaked_ids or through & covered:
-                # Held through another leaked object: that object's finding explains it.
-                continue
-            covered.update(through & other_ids)
-            # Sizes first: labelling reads instance dicts, which can create dict objects the
-            # index has never seen.
-            found.append((name, obj, position, path, retained_size(index, position, roots)))
+            for whole in holder_paths(index, position, roots, budget):
+                if any(type(o).__name__ in RUNTIME_CACHES for o in whole.objects):
+                    # Held by one of Python's own bounded caches, not by the application.
+                    continue
+                path = _outermost(whole, leaked_ids)
+                target = path.objects[-1]
+                target_position = index.index_of(target)
+                if target_position is None:
+                    continue
+                # Sizes first: labelling reads instance dicts, which can create dict objects
+                # the index has never seen.
+                if target_position not in sizes:
+                    sizes[target_position] = retained_size(index, target_position, roots, budget)
+                hops = compress(path.objects)
+                fingerprint = _fingerprint(path.root, hops, type_label(target))
+                found.setdefault(
+                    (fingerprint, id(target)),
+                    (
+                        _Explained(fingerprint, path, hops, type_label(target)),
+                        target,
+                        sizes[target_position],
+                    ),
+                )
     groups: dict[str, list[tuple[_Explained, Any, int]]] = defaultdict(list)
-    for name, obj, _position, path, size in found:
-        hops = compress(path.objects)
-        # The last reference is left out: what one holder keeps (a frame's Context and its
-        # events, a list's Contexts) is one finding.
-        fingerprint = "|".join(
-            [path.root.kind.value, path.root.name]
-            + [f"{type_name(type(h.holder))}{_normalise(h.label)}" for h in hops[:-1]]
-            + [type_name(type(hops[-1].holder)) if hops else name]
-        )
-        groups[fingerprint].append((_Explained(fingerprint, path, hops, name), obj, size))
+    for (fingerprint, _target), member in found.items():
+        groups[fingerprint].append(member)
     sites = allocation or {}
     by_type_positions = {
         name: [p for obj in objects if (p := index.index_of(obj)) is not None]
@@ -383,10 +403,68 @@ def explain_leaks(
     }
     findings = []
     for members in groups.values():
-        held = _held_per_path(index, members, by_type_positions, counts)
+        held = _held_per_path(index, members, by_type_positions, counts, budget)
         findings.append(_leak_finding(members, held, sites))
-    findings.sort(key=lambda f: -(f.retained_bytes * max(f.count, 1)))
+    findings.sort(key=lambda f: (-(f.retained_bytes * max(f.count, 1)), f.fingerprint))
     return findings
+
+
+def holder_paths(
+    index: HeapIndex, target: int, roots: RootFinder, budget: Budget
+) -> list[RetentionPath]:
+    """Up to ``MAX_HOLDERS`` paths to ``target`` that do not share a holder: each search
+    leaves out the container the paths before it went through."""
+    paths: list[RetentionPath] = []
+    blocked = Blocked()
+    while len(paths) < MAX_HOLDERS and not budget.exhausted:
+        # Only the first may end outside the GC's view: the others look for more holders.
+        path = shortest_path(index, target, roots, budget=budget, blocked=blocked, unseen=not paths)
+        if path is None:
+            break
+        paths.append(path)
+        blocked = _block_holder(index, path, blocked)
+    return paths
+
+
+def _block_holder(index: HeapIndex, path: RetentionPath, blocked: Blocked) -> Blocked:
+    """``blocked`` and the holder of ``path``: the container its root keeps it in (the
+    module's list, the loop's timer heap, the workflow's set), or, when the root holds the
+    object itself, that one reference."""
+    objects = path.objects
+    hops = compress(objects[:6])
+    if len(hops) > 1 and hops[1].holder is not objects[-1]:
+        position = index.index_of(hops[1].holder)
+        if position is not None:
+            return Blocked(blocked.objects | {position}, blocked.edges)
+    holder, held = index.index_of(objects[-2]), index.index_of(objects[-1])
+    if holder is None or held is None:
+        return blocked
+    return Blocked(blocked.objects, blocked.edges | {(holder, held)})
+
+
+def _outermost(path: RetentionPath, leaked_ids: set[int]) -> RetentionPath:
+    """``path`` up to the first leaked object it reaches from its root."""
+    for k, obj in enumerate(path.objects):
+        if k and id(obj) in leaked_ids:
+            return RetentionPath(path.root, path.objects[: k + 1])
+    return path
+
+
+def _fingerprint(root: Root, hops: Sequence[Hop], target_type: str) -> str:
+    """The path's shape: root, the references up to the holder (their keys and positions
+    left out), and the holder's type. The last reference is left out: what one holder keeps
+    (a frame's Context and its events, a list's Contexts) is one finding. The middle of a
+    long path is its kinds of reference, whatever its length."""
+    cut = elision(hops)
+    shown = [*hops[:-1]] if cut is None else [*hops[: cut.start], *hops[cut.end : -1]]
+    parts = [f"{type_name(type(h.holder))}{_normalise(h.label)}" for h in shown]
+    if cut is not None:
+        middle = sorted(
+            {f"{type_name(type(h.holder))}{_normalise(h.label)}" for h in hops[cut.start : cut.end]}
+        )
+        parts.insert(cut.start, "…" + "+".join(middle))
+    last = type_name(type(hops[-1].holder)) if hops else target_type
+    return "|".join([root.kind.value, root.name, *parts, last])
 
 
 PATH_COUNT_LIMIT = 5000
@@ -415,18 +493,22 @@ def _anchor(members: list[tuple[_Explained, Any, int]]) -> Any:
     return hops[0].holder if hops else None
 
 
-def _reaches(index: HeapIndex, start: int, anchor: int, depth: int) -> bool:
+def _reaches(index: HeapIndex, start: int, anchor: int, depth: int, budget: Budget) -> bool:
     """Whether ``anchor`` refers to ``start`` within ``depth`` references (bounded walk)."""
     frontier, seen = [start], {start}
     for _ in range(depth):
         following = []
         for position in frontier:
+            if not budget.spend("counting the objects each path holds"):
+                return False
             for referrer in index.referrers(position):
                 if referrer == anchor:
                     return True
                 if referrer not in seen and len(seen) < PATH_COUNT_VISITS:
                     seen.add(referrer)
                     following.append(referrer)
+        if not following:
+            return False
         frontier = following
     return False
 
@@ -436,6 +518,7 @@ def _held_per_path(
     members: list[tuple[_Explained, Any, int]],
     positions: dict[str, list[int]],
     counts: dict[str, int],
+    budget: Budget,
 ) -> dict[str, int]:
     """How many leaked objects of each type this path group holds: those its anchor reaches
     within the path's length, not every leaked object of the type."""
@@ -452,12 +535,17 @@ def _held_per_path(
             continue
         depth = len(member.path.objects)
         samples = [index.index_of(m[1]) for m in members if m[0].target_type == name]
-        if not all(p is not None and _reaches(index, p, anchor_position, depth) for p in samples):
+        if not all(
+            p is not None and _reaches(index, p, anchor_position, depth, budget) for p in samples
+        ):
             # The bounded walk cannot follow this path even from its own samples.
             held[name] = counts.get(name, 1)
             continue
         checked = candidates[:PATH_COUNT_LIMIT]
-        reached = sum(_reaches(index, p, anchor_position, depth) for p in checked)
+        reached = sum(_reaches(index, p, anchor_position, depth, budget) for p in checked)
+        if budget.exhausted:
+            held[name] = counts.get(name, 1)
+            continue
         total = counts.get(name) or len(candidates)
         held[name] = max(1, round(reached / len(checked) * total))
     return held
@@ -470,7 +558,14 @@ def _leak_finding(
 ) -> Finding:
     explained, target, size = members[0]
     path, hops = explained.path, explained.hops
-    steps = _steps(hops, target)
+    # Both ends of a long path: its middle repeats one reference, and its owners are read
+    # per reference.
+    cut = elision(hops)
+    steps = (
+        _steps(hops, target)
+        if cut is None
+        else [*_steps(hops[: cut.start], hops[cut.start].holder), *_steps(hops[cut.end :], target)]
+    )
     leaked_step = target_step(target)
     pattern = patterns.match(
         FindingKind.LEAK, path.root.kind.value, [*steps, leaked_step], leaked_step

@@ -80,6 +80,9 @@ class HeapIndex:
         self._order = order.astype(np.int32 if count < 2**31 else np.int64)
         del ids, order
         self.excluded = self._exclusions(exclude, screen, exclude_ids)
+        self.held_by_excluded = np.zeros(count, dtype=np.bool_)
+        """Objects an excluded object refers to: held by the analysis, not from outside the
+        GC's view, when nothing else refers to them."""
         sources, targets = self._edges()
         self.edge_count = len(sources)
         # Sorting the edges by target (stably, so each object's referrers keep heap order)
@@ -143,7 +146,9 @@ class HeapIndex:
             del referents, chunk
             held = self._positions(held_ids)
             holder = np.repeat(np.arange(start, start + len(lengths), dtype=np.int64), lengths)
-            keep = (held >= 0) & (held != holder) & ~self.excluded[holder]
+            own = self.excluded[holder]
+            self.held_by_excluded[held[(held >= 0) & own]] = True
+            keep = (held >= 0) & (held != holder) & ~own
             if (edges + int(keep.sum())) * BYTES_PER_EDGE > budget:
                 self._cut(start, edges)
                 break
