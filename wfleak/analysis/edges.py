@@ -252,6 +252,9 @@ def display_type(obj: Any) -> str:
     """The type as a path shows it; a function is named, since "function" says nothing."""
     if issubclass(type(obj), types.FunctionType):
         return f"function {obj.__name__}"
+    if issubclass(type(obj), type):
+        # A class made at run time sits on paths like any object; "type" would say nothing.
+        return f"class {type.__dict__['__name__'].__get__(obj, type(obj))}"
     return type_label(obj)
 
 

@@ -92,16 +92,23 @@ _RUNNING_CODE = (
 )
 
 
+_TRACING = "tracemalloc"
+"""The traced runs' snapshots and their traces are wfleak's, made after the target's runs."""
+
+
 def may_be_own(tp: type) -> bool:
     """Whether objects of this type can be wfleak's own (see ``is_own``), decided by type so
     a heap scan asks ``is_own`` only about the few objects it must look at."""
-    return module_of(tp).startswith("wfleak.") or issubclass(tp, _RUNNING_CODE)
+    module = module_of(tp)
+    return module.startswith("wfleak.") or module == _TRACING or issubclass(tp, _RUNNING_CODE)
 
 
 def is_own(obj: Any) -> bool:
-    """wfleak's own objects and frames, which must never appear in a path."""
+    """wfleak's own objects and frames (and tracemalloc's snapshots), which must never appear
+    in a path."""
     tp = type(obj)
-    if module_of(tp).startswith("wfleak."):
+    module = module_of(tp)
+    if module.startswith("wfleak.") or module == _TRACING:
         return True
     if issubclass(type(obj), types.FrameType):
         code: Any = obj.f_code
@@ -351,7 +358,8 @@ def explain_leaks(
     A path that reaches a leaked object through another leaked object (the run's Context
     through the run's bookkeeping) is the path of the outermost one, the first that a root
     reaches: that is what the holder keeps. ``also_leaked`` are other objects the runs left
-    behind (their timers): they are part of a path, never its subject. Walks spend from
+    behind (their timers): they are part of a path, never its subject, and what the runs'
+    timers hold is one finding, whichever of the runs' objects a path reaches. Walks spend from
     ``budget``; once it is spent the findings made so far are returned and ``budget.reason``
     says the explanation is partial.
     """
@@ -363,6 +371,7 @@ def explain_leaks(
         :MAX_TYPES
     ]
     leaked_ids = {id(obj) for obj in leaked}
+    other_ids = {id(obj) for obj in also_leaked}
     found: dict[tuple[str, int], tuple[_Explained, Any, int]] = {}
     sizes: dict[int, int] = {}
     for name in chosen_types:
@@ -386,7 +395,7 @@ def explain_leaks(
                 hops = compress(path.objects)
                 fingerprint = _fingerprint(path.root, hops, type_label(target))
                 found.setdefault(
-                    (fingerprint, id(target)),
+                    (_holder_key(path, other_ids) or fingerprint, id(target)),
                     (
                         _Explained(fingerprint, path, hops, type_label(target)),
                         target,
@@ -394,8 +403,8 @@ def explain_leaks(
                     ),
                 )
     groups: dict[str, list[tuple[_Explained, Any, int]]] = defaultdict(list)
-    for (fingerprint, _target), member in found.items():
-        groups[fingerprint].append(member)
+    for (key, _target), member in found.items():
+        groups[key].append(member)
     sites = allocation or {}
     by_type_positions = {
         name: [p for obj in objects if (p := index.index_of(obj)) is not None]
@@ -440,6 +449,16 @@ def _block_holder(index: HeapIndex, path: RetentionPath, blocked: Blocked) -> Bl
     if holder is None or held is None:
         return blocked
     return Blocked(blocked.objects, blocked.edges | {(holder, held)})
+
+
+def _holder_key(path: RetentionPath, runs_objects: set[int]) -> str | None:
+    """The group of a path that enters the runs through one of their timers: what a timer
+    of the runs holds (their task, their copied contextvars) is one finding."""
+    for k, obj in enumerate(path.objects):
+        if k and id(obj) in runs_objects:
+            prefix = compress(path.objects[: k + 1])
+            return _fingerprint(path.root, prefix, "") + f"|{type_name(type(obj))}"
+    return None
 
 
 def _outermost(path: RetentionPath, leaked_ids: set[int]) -> RetentionPath:

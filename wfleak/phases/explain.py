@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wfleak.analysis.explain import explain_leaks, is_own, may_be_own
-from wfleak.analysis.paths import RootFinder, RootKind
+from wfleak.analysis.paths import Budget, RootFinder, RootKind
 from wfleak.driver import RunProvider
 from wfleak.model import Finding, Reason, ReasonCode
 from wfleak.phases.instruments import Instruments
@@ -42,6 +42,7 @@ def explain(
         }
     )
     cut: str | None = None
+    budget = Budget()
     try:
         index = HeapIndex.build(is_own, screen=may_be_own, exclude_ids=own)
         cut = index.cut_reason
@@ -53,6 +54,7 @@ def explain(
                 roots,
                 also_leaked=candidates.timers,
                 allocation=candidates.allocation,
+                budget=budget,
             )
         finally:
             index.release()
@@ -65,14 +67,13 @@ def explain(
             reasons=[Reason(ReasonCode.EXPLANATION_FAILED, message)],
             unexplained=message,
         )
-    notes = [] if cut is None else [f"partial explanation: {cut}"]
-    reasons = (
-        [] if cut is None else [Reason(ReasonCode.BUDGET_EXCEEDED, f"partial explanation: {cut}")]
-    )
+    cuts = [c for c in (cut, budget.reason) if c is not None]
+    notes = [f"partial explanation: {c}" for c in cuts] + budget.notes
+    reasons = [Reason(ReasonCode.BUDGET_EXCEEDED, f"partial explanation: {c}") for c in cuts]
     if not findings:
         why = (
-            f"the explanation's budget was reached ({cut})"
-            if cut is not None
+            f"the explanation's budget was reached ({'; '.join(cuts)})"
+            if cuts
             else f"no retention path found: none of the {len(candidates.leaked)} leaked "
             "objects examined is reachable from a module, class, the event loop or a pending "
             "task (they may be held outside the garbage collector's view, by a C extension)"
