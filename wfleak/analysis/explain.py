@@ -412,6 +412,9 @@ def explain_leaks(
     }
     findings = []
     for members in groups.values():
+        # The member shown: of the type that holds a run together, and of those one whose
+        # allocation site is known (it names the user's line), else the first found.
+        members.sort(key=lambda m: (_priority(m[1]), not sites.get(id(m[1]))))
         held = _held_per_path(index, members, by_type_positions, counts, budget)
         findings.append(_leak_finding(members, held, sites))
     findings.sort(key=lambda f: (-(f.retained_bytes * max(f.count, 1)), f.fingerprint))
