@@ -222,9 +222,12 @@ EXAMPLES: dict[str, Example] = {
         "shared workflow", (_app("samples.MyWorkflow", ".seen"), _py("list", "[0]")), CONTEXT_TARGET
     ),
     "WFL011": Example(
-        "pending task",
+        "event loop",
         (
-            _fw("_asyncio.Task", "._coro", "llama-index-workflows", "2.26.1"),
+            _py("asyncio.events.TimerHandle", "._args[0]"),
+            replace(
+                _fw("_asyncio.Task", "._coro", "llama-index-workflows", "2.26.1"), pending=True
+            ),
             _fw(
                 "coroutine",
                 "local 'ctx' in _run() at workflows/x.py:3",
@@ -249,8 +252,12 @@ EXAMPLES: dict[str, Example] = {
     ),
     "WFL005": Example(
         "module",
-        (_py("functools._lru_cache_wrapper", "(cache)"), _py("dict", "[3]")),
-        CONTEXT_TARGET,
+        (
+            _app("module", ".embed"),
+            _py("functools._lru_cache_wrapper", "(cache)"),
+            _py("dict", "[3]"),
+        ),
+        Step("list", "", PYTHON),
     ),
     "WFL006": Example("class", (_app("type", "._cache"), _py("dict", "['run-1']")), CONTEXT_TARGET),
     "WFL007": Example(
@@ -395,6 +402,11 @@ def test_match_module_global_holding_a_context_is_wfl001() -> None:
     assert found is by_id("WFL001")
 
 
+def test_wfleaks_own_cache_is_not_wfl005() -> None:
+    steps = [Step("module", "._libc", "wfleak"), _py("functools._lru_cache_wrapper", "(cache)")]
+    assert match(FindingKind.LEAK, "module", steps, Step("dict", "", PYTHON)) is None
+
+
 def test_a_library_module_global_is_not_wfl001() -> None:
     steps = [_lib("module", ".REGISTRY", "somelib"), _py("list", "[41]")]
     assert match(FindingKind.LEAK, "module", steps, CONTEXT_TARGET) is None
@@ -432,6 +444,12 @@ def test_a_timer_holding_a_framework_contextvar_is_not_wfl004() -> None:
     ]
     found = match(FindingKind.LEAK, "event loop", steps, CONTEXT_TARGET, nothing_installed)
     assert found is None or found.origin is not Origin.APP
+
+
+def test_a_finished_framework_task_is_not_an_abandoned_run() -> None:
+    steps = [Step("_asyncio.Task", "._coro", FRAMEWORK, "llama-index-workflows", "2.26.1")]
+    found = match(FindingKind.LEAK, "module", steps, CONTEXT_TARGET)
+    assert found is None or found.id != "WFL011"
 
 
 def test_match_respects_the_finding_kind() -> None:

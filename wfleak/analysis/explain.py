@@ -240,6 +240,10 @@ def _role(obj: Any) -> str:
     return ""
 
 
+def _pending(obj: Any) -> bool:
+    return issubclass(type(obj), asyncio.Task) and not asyncio.Task.done(obj)
+
+
 def _step(holder: Any, label: str, who: owner.Owner) -> patterns.Step:
     return patterns.Step(
         holder=type_name(type(holder)),
@@ -249,6 +253,7 @@ def _step(holder: Any, label: str, who: owner.Owner) -> patterns.Step:
         version=who.version,
         role=_role(holder),
         reason=who.reason,
+        pending=_pending(holder),
     )
 
 
@@ -597,7 +602,7 @@ def _leak_finding(
     count = held[explained.target_type]
     what = ", ".join(f"{n} × {name}" for name, n in held.items())
     text = render_path(path.root, hops, target)
-    who = fixes.path_owner(pattern, steps)
+    who = fixes.path_owner(pattern, steps, leaked=leaked_step)
     fix = fixes.leak_fix(pattern, path.root, hops, steps, path.objects, allocation, who)
     origin = who.as_origin
     return Finding(

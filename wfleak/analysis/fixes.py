@@ -68,9 +68,12 @@ def path_owner(
     pattern: patterns.Pattern | None,
     steps: Sequence[patterns.Step],
     versions: patterns.VersionLookup | None = None,
+    leaked: patterns.Step | None = None,
 ) -> owner.Owner:
     """Who must act on a path: a matched entry's owner (with the release that made its
-    references), else whoever made the first reference from the root that anyone can change."""
+    references), else whoever made the first reference from the root that anyone can change;
+    when only the interpreter's plumbing holds it (the loop, a timer, a future's callbacks),
+    whoever's code the leaked object runs or is."""
     if pattern is not None:
         if pattern.origin is Origin.APP:
             return owner.Owner(Origin.APP.value)
@@ -87,7 +90,25 @@ def path_owner(
             if step.owner == pattern.origin.value:
                 return owner.Owner(step.owner, step.distribution, step.version)
         return owner.Owner(pattern.origin.value)
+    own = next((s for s in steps if s.owner == owner.WFLEAK), None)
+    if own is not None:
+        return owner.Owner(
+            Origin.UNKNOWN.value,
+            reason=f"held through wfleak's own {own.holder}: the tool's, not the workflow's",
+        )
     k = _decisive(steps)
+    if (
+        k is None
+        and leaked is not None
+        and leaked.owner in (Origin.FRAMEWORK, Origin.LIBRARY, Origin.APP)
+    ):
+        return owner.Owner(
+            leaked.owner,
+            leaked.distribution,
+            leaked.version,
+            reason="only the interpreter's own references hold it; the leaked object is this "
+            "owner's",
+        )
     if k is None:
         reason = (
             "every reference on the path is the interpreter's own (containers, frames, "
@@ -270,30 +291,43 @@ def _timer_fix(
     name = re.match(r"\[ContextVar '(.*)'\]", var.label)
     var_name = f"ContextVar '{name.group(1)}'" if name else "a ContextVar"
     handle = hops[handle_at].holder
-    scheduled = ""
-    client = ""
     callback_owner = owner.timer_callback_owner(handle)
-    if callback_owner is not None and callback_owner.decisive:
-        try:
-            callback = asyncio.Handle.__dict__["_callback"].__get__(handle, type(handle))
-        except Exception:
-            callback = None
-        what = f"`{_callable_name(callback)}`" if callback is not None else "a callback"
-        by = callback_owner.package or callback_owner.origin
-        scheduled = f" ({what} of {by})"
-        client = f" ({what.split('.')[0].strip('`')} of {by})" if callback is not None else ""
+    try:
+        callback: Any = asyncio.Handle.__dict__["_callback"].__get__(handle, type(handle))
+    except Exception:
+        callback = None
+    what = f"`{_callable_name(callback)}`" if callback is not None else "a callback"
     whose = _package(var) or var.owner
     upgrade = (
-        f", or upgrade {var.distribution}"
+        f", or upgrade {var.distribution} once a release stops holding the run there"
         if var.owner == Origin.FRAMEWORK and var.distribution
         else ""
     )
+    held = (
+        f"its copied contextvars hold {whose}'s {var_name} and what it refers to until the "
+        "timer fires (for good if it reschedules itself)"
+    )
+    if callback_owner is not None and callback_owner.origin == Origin.APP:
+        text = (
+            f"Your timer {what} was scheduled during a run, so {held}. Schedule it with "
+            f"`context=contextvars.Context()` (or a copy made outside the run), or cancel it "
+            f"when the run ends{upgrade}."
+        )
+        example = "loop.call_later(delay, callback, context=contextvars.Context())"
+        return Fix(text, example)
+    if callback_owner is not None and callback_owner.decisive:
+        by = callback_owner.package or callback_owner.origin
+        text = (
+            f"A timer of {by} ({what}) was scheduled during a run, so {held}. What you can "
+            f"do: close the {by.split()[0]} object that owns the timer when the run ends (or "
+            "create it once, outside the runs, and share it), cancel the timer, or schedule "
+            f"long-lived timers with `context=contextvars.Context()`{upgrade}."
+        )
+        return Fix(text, TIMER_EXAMPLE)
     text = (
-        f"A timer{scheduled} was scheduled during a run, so its copied contextvars hold "
-        f"{whose}'s {var_name} and what it refers to until the timer fires (for good if it "
-        f"reschedules itself). What you can do: close the client that owns the timer when "
-        f"the run ends{client}, cancel the timer, schedule long-lived timers with "
-        f"`context=contextvars.Context()`{upgrade}."
+        f"A timer was scheduled during a run, so {held}. What you can do: close the client "
+        "that owns the timer when the run ends, cancel the timer, or schedule long-lived "
+        f"timers with `context=contextvars.Context()`{upgrade}."
     )
     return Fix(text, TIMER_EXAMPLE)
 

@@ -44,6 +44,8 @@ class Step:
     """What the holder is to the engine (one of ``FRAMEWORK_ROLES``), or empty."""
     reason: str = ""
     """Why ``owner`` is ``unknown``."""
+    pending: bool = False
+    """The holder is an asyncio task that has not finished."""
 
 
 def canonical(name: str) -> str:
@@ -64,8 +66,12 @@ class EdgeRule:
     """The distribution whose code must have made it; None: any."""
     role: str | None = None
     """What the holder must be to the engine; None: anything."""
+    pending: bool | None = None
+    """Whether the holder must be a task still pending; None: either."""
 
     def matches(self, step: Step) -> bool:
+        if self.pending is not None and step.pending is not self.pending:
+            return False
         if self.owner is not None and step.owner != self.owner:
             return False
         if self.package is not None and canonical(step.distribution) != canonical(self.package):
@@ -446,8 +452,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         title="A run its caller stopped waiting for keeps running",
         kind=FindingKind.LEAK,
         origin=Origin.APP,
-        root_kinds=("pending task",),
-        rules=(EdgeRule(holder=r"(_asyncio\.)?Task", owner=FRAMEWORK),),
+        rules=(EdgeRule(holder=r"(_asyncio\.)?Task", owner=FRAMEWORK, pending=True),),
         explanation=(
             "The pending task is the framework's own: a run that nobody awaits any more "
             "(asyncio.wait_for() around run() stops waiting on timeout but does not stop the "
@@ -506,6 +511,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         title="An lru_cache without a bound grows with every run",
         kind=FindingKind.LEAK,
         origin=Origin.APP,
+        root_owner=APP,
         rules=(EdgeRule(holder=r"functools\._lru_cache_wrapper"),),
         explanation=(
             "functools.lru_cache(maxsize=None) (or functools.cache) never evicts; keyed by "
