@@ -18,14 +18,16 @@ FIXED = "samples/service_fixed.py:app"
 FIXTURES = "tests/fixtures/services.py"
 MODES = [pytest.param([], id="in-process"), pytest.param(["--serve"], id="serve")]
 
-# Each leak of the sample: its endpoint, the pattern, the references its path must hold and
-# the type it ends at.
+# Each leak of the sample: its endpoint, the pattern, the references its path must hold, the
+# type it ends at, the web-layer holder the finding names and the sample's line it fixes.
 LEAKS = [
     pytest.param(
         "/ask",
         "WFL009",
         [".state", "._state", "['handlers']"],
         "WorkflowHandler",
+        "held by app.state.handlers: ",
+        "request.app.state.handlers[run_id] = handler",
         id="handlers-in-app-state",
     ),
     pytest.param(
@@ -33,6 +35,8 @@ LEAKS = [
         "WFL003",
         ["._scheduled"],
         "Task",
+        "held by background task `watch` (at samples/service_leaky.py:",
+        "asyncio.create_task(watch(handler))",
         id="background-task",
     ),
     pytest.param(
@@ -40,9 +44,16 @@ LEAKS = [
         "WFL009",
         [".state", "._state", "['sessions']", "._event_hooks"],
         "ResearchWorkflow",
+        "held by app.state.sessions: ",
+        "request.app.state.sessions.append(per_request.session)",
         id="workflow-per-request-with-open-session",
     ),
 ]
+
+
+def line_of(path: str, text: str) -> int:
+    lines = Path(path).read_text().splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if text in line)
 
 
 def analyse(*args: str) -> dict[str, Any]:
@@ -61,9 +72,17 @@ def path_of(finding: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(("endpoint", "pattern", "references", "leaked"), LEAKS)
+@pytest.mark.parametrize(
+    ("endpoint", "pattern", "references", "leaked", "held", "fixed_line"), LEAKS
+)
 def test_each_leak_of_the_service_is_found_through_the_web_layer(
-    mode: list[str], endpoint: str, pattern: str, references: list[str], leaked: str
+    mode: list[str],
+    endpoint: str,
+    pattern: str,
+    references: list[str],
+    leaked: str,
+    held: str,
+    fixed_line: str,
 ) -> None:
     report = analyse(LEAKY, "--request", f'POST {endpoint} {{"q": "hi"}}', "-n", "30", *mode)
     assert report["verdict"] == "leak"
@@ -72,6 +91,14 @@ def test_each_leak_of_the_service_is_found_through_the_web_layer(
     assert all(any(ref in label for label in labels) for ref in references), labels
     assert types[-1].endswith(leaked)
     assert finding["count"] >= 30
+    # In the web layer's words, owned by the app, fixed at the sample's own line.
+    assert held in finding["summary"], finding["summary"]
+    assert finding["origin"] == "app"
+    site = finding["fix_site"]
+    assert (site["filename"], site["lineno"]) == (
+        "samples/service_leaky.py",
+        line_of("samples/service_leaky.py", fixed_line),
+    ), finding["fix"]
     # The tool's own objects (its driver, its HTTP client) are never on a path.
     for other in report["findings"]:
         _, on_path = path_of(other)
@@ -132,9 +159,15 @@ def test_the_workflow_server_sample(mode: list[str]) -> None:
     request = 'POST /workflows/greet/run {"start_event": {"name": "Ada"}}'
     leaky = analyse("samples/workflow_server.py:leaky_app", "--request", request, "-n", "30", *mode)
     assert leaky["verdict"] == "leak"
-    labels, types = path_of(leaky["findings"][0])
+    store = leaky["findings"][0]
+    labels, types = path_of(store)
     assert any("_workflow_store" in label for label in labels), labels
     assert any(t.endswith("MemoryWorkflowStore") for t in types)
+    # The store was given no bound: the app's configuration, with the bound as the fix.
+    assert store["pattern_id"] == "WFL012"
+    assert store["origin"] == "app"
+    assert "held by the workflow server's in-memory store: " in store["summary"]
+    assert "max_completed" in store["fix"]
     fixed = analyse("samples/workflow_server.py:fixed_app", "--request", request, "-n", "30", *mode)
     assert fixed["verdict"] == "ok", [f["title"] for f in fixed["findings"]]
 

@@ -198,6 +198,23 @@ EXAMPLES: dict[str, Example] = {
         (_fw("function", "closure 'run_workflow'", "llama-index-workflows", "2.26.1"),),
         Step("workflows.workflow.Workflow", "", FRAMEWORK, role="workflow"),
     ),
+    "WFL012": Example(
+        "module",
+        (
+            _app("module", ".server"),
+            _lib(
+                "llama_agents.server.server.WorkflowServer",
+                "._workflow_store",
+                "llama-agents-server",
+            ),
+            _lib(
+                "llama_agents.server._store.memory_workflow_store.MemoryWorkflowStore",
+                ".handlers",
+                "llama-agents-server",
+            ),
+        ),
+        Step("workflows.events.StopEvent", "", FRAMEWORK, role="event"),
+    ),
     "WFL009": Example(
         "module",
         (

@@ -43,6 +43,7 @@ from wfleak.framework import module_of, type_name
 from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin, WorkflowMode
 from wfleak.probes.memory import display_path, is_own_file, is_user_file
 from wfleak.serde import from_jsonable, to_jsonable
+from wfleak.service.web import web_holder
 
 if TYPE_CHECKING:
     # Only for annotations: the index (and numpy) load when an analysis builds one.
@@ -605,10 +606,22 @@ def _leak_finding(
     who = fixes.path_owner(pattern, steps, leaked=leaked_step)
     fix = fixes.leak_fix(pattern, path.root, hops, steps, path.objects, allocation, who)
     origin = who.as_origin
+    summary = f"{what} retained via {text} ({format_bytes(size)} each {explained.target_type})"
+    web = web_holder(path.root, hops, target, allocation)
+    if web is not None:
+        summary += f"; held by {web.name}: {web.detail}"
+        if web.line is not None and origin is Origin.APP:
+            # The line that fills the web-layer holder, not the one that makes the app.
+            general = pattern.fix if pattern is not None else fixes.GENERAL_APP_FIX
+            fix = fixes.Fix(
+                f"Remove or bound `{web.line.code}` at {web.line.where}. {general}",
+                fix.example,
+                web.site,
+            )
     return Finding(
         kind=FindingKind.LEAK,
         title=pattern.title if pattern else f"{explained.target_type} objects stay reachable",
-        summary=f"{what} retained via {text} ({format_bytes(size)} each {explained.target_type})",
+        summary=summary,
         origin=origin,
         origin_package=who.package if origin in (Origin.FRAMEWORK, Origin.LIBRARY) else "",
         origin_reason=who.reason,

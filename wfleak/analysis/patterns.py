@@ -323,6 +323,30 @@ CATALOGUE: tuple[Pattern, ...] = (
         affected=(Affected("llama-agents-server", None, None, "0.2.0"),),
     ),
     Pattern(
+        id="WFL012",
+        title="The workflow server's in-memory store was given no bound: it keeps every run",
+        kind=FindingKind.LEAK,
+        origin=Origin.APP,
+        rules=(
+            EdgeRule(
+                holder=r"llama_agents\.server\..*MemoryWorkflowStore",
+                owner=LIBRARY,
+                package="llama-agents-server",
+            ),
+        ),
+        explanation=(
+            "The workflow server keeps the runs it served in its workflow store. The "
+            "in-memory store drops completed runs past `max_completed` (1000 by default); "
+            "made with `max_completed=None`, it keeps every completed run, with its events "
+            "and result, for as long as the server lives."
+        ),
+        fix=(
+            "Give the store a bound (`MemoryWorkflowStore(max_completed=N)`, or leave the "
+            "default), or use a persistent store for runs that must be kept."
+        ),
+        fix_example="WorkflowServer(workflow_store=MemoryWorkflowStore(max_completed=100))",
+    ),
+    Pattern(
         id="WFL106",
         title="The runtime's per-run closures form cycles that only the cyclic GC frees",
         kind=FindingKind.CYCLE,
