@@ -181,6 +181,42 @@ EXAMPLES: dict[str, Example] = {
         (_fw(CORE_CONTEXT, "._in_progress", "llama-index-core", "0.12.5", "context"),),
         Step("llama_index.core.workflow.events.StopEvent", "", FRAMEWORK, role="event"),
     ),
+    "WFL108": Example(
+        "reused Context",
+        (_fw(CONTEXT, "._broker_log", "llama-index-workflows", "2.8.3", "context"),),
+        Step("workflows.events.StopEvent", "", FRAMEWORK, "llama-index-workflows", role="event"),
+    ),
+    "WFL109": Example(
+        "event loop",
+        (
+            _py("asyncio.events.TimerHandle", "._context (copied contextvars)"),
+            _fw(
+                "_contextvars.Context",
+                "[ContextVar 'step_worker']",
+                "llama-index-workflows",
+                "2.26.1",
+            ),
+            _fw("workflows.runtime.types.results.StepWorkerContext", ".event", "", ""),
+        ),
+        Step("samples.Middle", "", APP, role="event"),
+    ),
+    "WFL110": Example(
+        "module",
+        (
+            _app("module", ".SESSIONS"),
+            _py("dict", "['chat-1']"),
+            _fw(CORE_CONTEXT, "._broker_log", "llama-index-core", "0.12.6", "context"),
+        ),
+        Step("samples.Middle", "", APP, role="event"),
+    ),
+    "WFL111": Example(
+        "reused Context",
+        (
+            _fw(CORE_CONTEXT, "._tasks", "llama-index-core", "0.12.6", "context"),
+            _py("set", "{member}"),
+        ),
+        Step("_asyncio.Task", "", PYTHON),
+    ),
     "WFL105": Example(
         "module",
         (

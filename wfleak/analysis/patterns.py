@@ -205,6 +205,9 @@ def version_key(version: str) -> tuple[tuple[int, ...], tuple[int, int]]:
     return (release, (1, number) if tag == "post" else (-1, number))
 
 
+_EVENT_LOG = r"\._(broker_log|streaming_queue)"
+"""The Context's log of every event and its event stream: what a reused Context grows by."""
+
 CATALOGUE: tuple[Pattern, ...] = (
     Pattern(
         id="WFL101",
@@ -280,11 +283,56 @@ CATALOGUE: tuple[Pattern, ...] = (
             "llama-index-workflows 2.14.0 to 2.17.1 keep the running workflow in a "
             "ContextVar. Any timer scheduled during a run (aiohttp's connector clean-up "
             "timer, for one) copies the contextvars and so holds the whole run until it "
-            "fires; a periodic timer holds it for good."
+            "fires; a periodic timer holds it for good. Measured with an aiohttp session "
+            "opened in a step: with a new workflow per run (or anything of the run keeping "
+            "the session), every run stays pinned; 2.17.3 releases them all."
         ),
-        fix="Upgrade llama-index-workflows to 2.17.3 or later.",
+        fix=(
+            "Upgrade llama-index-workflows to 2.17.3 or later; until then, close the session "
+            "when the step is done, or schedule long-lived timers with an empty context."
+        ),
         fix_example="pip install 'llama-index-workflows>=2.17.3'",
         affected=(Affected("llama-index-workflows", "2.14.0", "2.17.1", "2.17.3"),),
+    ),
+    Pattern(
+        id="WFL109",
+        title="A timer scheduled in a step holds the step's events through a framework variable",
+        kind=FindingKind.LEAK,
+        origin=Origin.FRAMEWORK,
+        rules=(
+            EdgeRule(
+                holder=r"asyncio\.events\.(Timer)?Handle", label=r"\._context.*", owner=PYTHON
+            ),
+            EdgeRule(
+                label=r"\[ContextVar '(step_worker|current_run)'\]",
+                owner=FRAMEWORK,
+                package="llama-index-workflows",
+            ),
+        ),
+        explanation=(
+            "From llama-index-workflows 2.9.0 on, the engine keeps the running step's state "
+            "(its event and the events it returns) in the `step_worker` ContextVar. A timer "
+            "scheduled inside a step copies the contextvars, so it holds that step's events, "
+            "and their payload, until it fires; a timer that schedules itself again (a "
+            "client's clean-up or keep-alive timer) holds them for good. Cancelling does "
+            "not release them before the timer's due time: the loop keeps a cancelled timer, "
+            "and its copied context, until then."
+        ),
+        fix=(
+            "Schedule long-lived timers with an empty context, close the client that owns "
+            "the timer when the step is done, or start the client outside the step. No "
+            "release of llama-index-workflows fixes it yet."
+        ),
+        fix_example="loop.call_later(60, tick, context=contextvars.Context())",
+        affected=(
+            Affected(
+                "llama-index-workflows",
+                "2.9.0",
+                None,
+                None,
+                measured_on=("2.8.3", "2.9.0", "2.17.3", "2.26.1"),
+            ),
+        ),
     ),
     Pattern(
         id="WFL104",
@@ -302,11 +350,129 @@ CATALOGUE: tuple[Pattern, ...] = (
         ),
         explanation=(
             "In llama-index-core up to 0.12.5, the StopEvent of every run stays in the "
-            "Context's in-progress list, so a Context reused across runs keeps them all."
+            "Context's in-progress list, so a Context reused across runs keeps them all. "
+            "0.12.6 takes it out of that list, but a reused Context still keeps every event "
+            "in its broker log (WFL110) on every release of llama-index-core's own engine."
         ),
-        fix="Upgrade llama-index-core to 0.12.6 or later, or use a new Context per run.",
-        fix_example="pip install 'llama-index-core>=0.12.6'",
-        affected=(Affected("llama-index-core", None, "0.12.5", "0.12.6"),),
+        fix=(
+            "Use a new Context per run; upgrading llama-index-core to 0.12.6 ends only this "
+            "reference, not the broker log's."
+        ),
+        fix_example="ctx = Context(workflow)  # per run\nresult = await workflow.run(ctx=ctx)",
+        affected=(
+            Affected(
+                "llama-index-core", None, "0.12.5", "0.12.6", measured_on=("0.12.5", "0.12.6")
+            ),
+        ),
+    ),
+    Pattern(
+        id="WFL111",
+        title="A Context reused across runs keeps every run's finished step tasks",
+        kind=FindingKind.LEAK,
+        origin=Origin.FRAMEWORK,
+        target=r"(_asyncio\.)?Task",
+        rules=(
+            EdgeRule(
+                label=r"\._tasks", owner=FRAMEWORK, package="llama-index-core", role="context"
+            ),
+        ),
+        explanation=(
+            "In llama-index-core up to 0.12.24.post1, a Context adds the step tasks of each "
+            "run to its `_tasks` set and keeps them once they are done, so a Context carried "
+            "from run to run keeps every run's tasks, and what their frames and results "
+            "refer to. Nothing your code stored is in it."
+        ),
+        fix=(
+            "Upgrade llama-index-core to 0.12.25 or later (which drops finished tasks), or "
+            "use a new Context per run."
+        ),
+        fix_example="pip install 'llama-index-core>=0.12.25'",
+        affected=(
+            Affected(
+                "llama-index-core",
+                None,
+                "0.12.24.post1",
+                "0.12.25",
+                measured_on=("0.11.23", "0.12.5", "0.12.6", "0.12.24.post1", "0.12.25"),
+            ),
+        ),
+    ),
+    Pattern(
+        id="WFL108",
+        title="A Context reused across runs keeps every event of every run",
+        kind=FindingKind.LEAK,
+        origin=Origin.FRAMEWORK,
+        target_roles=("event",),
+        rules=(
+            EdgeRule(
+                label=_EVENT_LOG,
+                owner=FRAMEWORK,
+                package="llama-index-workflows",
+                role="context",
+            ),
+        ),
+        explanation=(
+            "Up to llama-index-workflows 2.8.3, a Context appends every event of every run "
+            "to its `_broker_log`, and the step-state events nobody reads pile up in its "
+            "`_streaming_queue`; a Context reused across runs keeps them all, with their "
+            "payload. Nothing your code stored is in it: clearing the state does not help. "
+            "The workflows 2.9 runtime keeps neither."
+        ),
+        fix=(
+            "Upgrade llama-index-workflows to 2.9.0 or later (with llama-index-core, 0.14: "
+            "0.14.25 needs llama-index-workflows 2.14.0 or later), or use a new Context per "
+            "run and carry over only the state you need."
+        ),
+        fix_example="pip install 'llama-index-workflows>=2.9.0'",
+        affected=(
+            Affected(
+                "llama-index-workflows",
+                None,
+                "2.8.3",
+                "2.9.0",
+                measured_on=("1.3.0", "2.8.3", "2.9.0"),
+            ),
+        ),
+    ),
+    Pattern(
+        id="WFL110",
+        title="A Context reused across runs keeps every event of every run",
+        kind=FindingKind.LEAK,
+        origin=Origin.FRAMEWORK,
+        target_roles=("event",),
+        rules=(
+            EdgeRule(label=_EVENT_LOG, owner=FRAMEWORK, package="llama-index-core", role="context"),
+        ),
+        explanation=(
+            "llama-index-core's own workflow engine (0.11 to 0.12.42) appends every event of "
+            "every run to the Context's `_broker_log` (and the StopEvent to its event "
+            "stream), so a Context reused across runs keeps them all, with their payload. "
+            "Nothing your code stored is in it: clearing the state does not help. No release "
+            "of that engine stops it; the engine of llama-index-workflows 2.9.0 and later "
+            "does."
+        ),
+        fix=(
+            "Use a new Context per run and carry over only the state you need, or upgrade "
+            "llama-index-core to 0.14 (0.14.25 runs on llama-index-workflows 2.14.0 or "
+            "later)."
+        ),
+        fix_example="ctx = Context(workflow)  # per run\nresult = await workflow.run(ctx=ctx)",
+        affected=(
+            Affected(
+                "llama-index-core",
+                "0.11.0",
+                "0.12.42",
+                None,
+                measured_on=(
+                    "0.11.23",
+                    "0.12.5",
+                    "0.12.6",
+                    "0.12.10.post1",
+                    "0.12.24.post1",
+                    "0.12.25",
+                ),
+            ),
+        ),
     ),
     Pattern(
         id="WFL105",
