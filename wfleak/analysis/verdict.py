@@ -112,6 +112,7 @@ def _leak_findings(
                 fingerprint="retained-framework-objects",
                 count=sum(retained_by_type.values()) or last_retained,
                 objects_per_run=rise,
+                origin_reason=TREND_OWNER,
             )
         )
     objects = by_metric["live objects"]
@@ -128,6 +129,7 @@ def _leak_findings(
                 fingerprint="live-object-growth",
                 count=round(objects.slope),
                 objects_per_run=objects.slope,
+                origin_reason=TREND_OWNER,
             )
         )
     memory = by_metric["retained memory"]
@@ -140,9 +142,13 @@ def _leak_findings(
                 "gc.collect()",
                 fingerprint="retained-memory-growth",
                 bytes_per_run=memory.slope,
+                origin_reason=TREND_OWNER,
             )
         )
     return findings
+
+
+TREND_OWNER = "a measured trend, not a retention path: no reference to decide the owner from"
 
 
 def _cycle_findings(runs: Sequence[RunSample], settings: Settings) -> list[Finding]:
@@ -172,6 +178,7 @@ def _cycle_findings(runs: Sequence[RunSample], settings: Settings) -> list[Findi
             bytes_per_run=float(bytes_per_run),
             objects_per_run=float(objects_per_run),
             origin=Origin.UNKNOWN,
+            origin_reason="no ring of these cycles was examined, so no reference to decide from",
         )
     ]
 
