@@ -266,6 +266,10 @@ CATALOGUE: tuple[Pattern, ...] = (
             "instance across runs or call gc.collect() between requests."
         ),
         fix_example="pip install 'llama-index-core>=0.12.25'",
+        fix_when_shared=(
+            "Upgrade llama-index-core to 0.12.25 or later; until then, call gc.collect() "
+            "between requests."
+        ),
         affected=(Affected("llama-index-core", None, "0.12.24.post1", "0.12.25"),),
     ),
     Pattern(
