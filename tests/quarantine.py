@@ -16,8 +16,6 @@ SETTLE_VS_SERVICES = (
 )
 
 QUARANTINED: dict[str, str] = {
-    "tests/e2e/test_explanations.py::"
-    "test_a_leak_from_an_aiohttp_session_in_a_step_has_a_path_or_says_why": SETTLE_VS_SERVICES,
     "tests/e2e/test_clean_corpus.py::test_clean_workflow_is_ok[agents.py:make_agent_pipeline-2]": (
         "seen in one of three full runs: a false LEAK, +1.6 live objects per run (weakrefs, "
         "builtin methods) on the agent pipeline; the other repetitions stay guarded"

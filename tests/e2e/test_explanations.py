@@ -32,3 +32,10 @@ def test_a_leak_from_an_aiohttp_session_in_a_step_has_a_path_or_says_why() -> No
     unexplained = [f for f in leaks if not f["path"]]
     if unexplained:
         assert "no path: " in result.stderr
+    # The path exists, and reads as the timer's copy of the framework's run variable.
+    assert any(
+        "<event loop>._scheduled[" in f["summary"]
+        and "TimerHandle._context (copied contextvars) → Context[ContextVar 'current_run']"
+        in f["summary"]
+        for f in leaks
+    ), [f["summary"] for f in leaks]
