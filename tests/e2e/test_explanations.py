@@ -4,6 +4,7 @@ aiohttp client session of llama-agents #485 on llama-index-workflows 2.17.1)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -13,6 +14,7 @@ from tests.old_releases import release_python, run_wfleak
 pytestmark = [pytest.mark.old_release, pytest.mark.slow]
 
 SESSION_IN_STEP = "tests/fixtures/aiohttp_step.py:SessionInStep"
+TWO_HOLDERS = "tests/fixtures/two_holders.py:TwoHoldersWorkflow"
 
 
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the reported case is Python 3.11")
@@ -39,3 +41,21 @@ def test_a_leak_from_an_aiohttp_session_in_a_step_has_a_path_or_says_why() -> No
         in f["summary"]
         for f in leaks
     ), [f["summary"] for f in leaks]
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the old-release venvs are 3.11's")
+def test_the_users_holders_and_the_frameworks_keeping_the_same_contexts_are_each_a_finding() -> (
+    None
+):
+    """On llama-index-core 0.12.10.post1 the shared workflow keeps every run's Context; the
+    user's global and class registry keep them too: three holders, three findings."""
+    python = release_python("llama-index-core==0.12.10.post1")
+    result = run_wfleak(python, "run", TWO_HOLDERS, "-n", "12", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    leaks = [f for f in json.loads(result.stdout)["findings"] if f["kind"] == "leak"]
+    heads = [re.split(r"[\[{]", f["summary"].split(" retained via ")[1])[0] for f in leaks]
+    assert list(zip([f["origin"] for f in leaks], heads, strict=True)) == [
+        ("app", "tests.fixtures.two_holders.Registry.by_run"),
+        ("app", "tests.fixtures.two_holders.HISTORY"),
+        ("framework", "<shared workflow TwoHoldersWorkflow>._contexts"),
+    ]

@@ -168,7 +168,9 @@ async def settle(instruments: Instruments) -> SettleResult:
     if not due:
         later, asleep = _split(instruments, pending, now)
         return SettleResult(later=later, asleep=asleep)
-    known = {id(t) for t in pending}
+    # With each deadline: a timer that fired is freed, and the one it schedules next can
+    # take its address, so an id alone would hide that it rescheduled itself.
+    known = {id(t): t.when() for t in pending}
     fired = sorted({leftover_probe.describe_timer(t) for t in due})
     deadline = max(t.when() for t in due) + MARGIN_S
     del pending, due
@@ -190,7 +192,7 @@ async def settle(instruments: Instruments) -> SettleResult:
     now = loop.time()
     still = _pending(instruments)
     rescheduled = sorted(
-        Counter(leftover_probe.describe_timer(t) for t in still if id(t) not in known)
+        Counter(leftover_probe.describe_timer(t) for t in still if known.get(id(t)) != t.when())
     )
     later, asleep = _split(instruments, still, now)
     return SettleResult(
