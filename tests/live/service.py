@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -29,12 +29,28 @@ class Service:
     base_url: str
     lines: list[str]
     endpoint: str | None = None
+    token: str | None = None
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
 
     def get(self, path: str) -> httpx.Response:
         response = self.client.get(self.base_url + path)
         response.raise_for_status()
         return response
+
+    def post(self, path: str, body: object) -> httpx.Response:
+        response = self.client.post(self.base_url + path, json=body)
+        response.raise_for_status()
+        return response
+
+    def report(self) -> dict[str, Any]:
+        """The watcher's report, from its endpoint (with the token the service was given)."""
+        assert self.endpoint is not None and self.token is not None
+        response = self.client.get(
+            self.endpoint + "/report", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        response.raise_for_status()
+        report: dict[str, Any] = response.json()
+        return report
 
     def metric(self, name: str, workflow: str) -> float:
         text = self.get("/metrics/").text
@@ -92,7 +108,12 @@ def serve(app: str, **env: str) -> Iterator[Service]:
             if found := ENDPOINT.search(line):
                 endpoint = f"http://127.0.0.1:{found.group(1)}"
             if found := READY.search(line):
-                service = Service(f"http://127.0.0.1:{found.group(1)}", lines, endpoint)
+                service = Service(
+                    f"http://127.0.0.1:{found.group(1)}",
+                    lines,
+                    endpoint,
+                    env.get("WFLEAK_WATCH_TOKEN"),
+                )
                 break
         with service.client:
             yield service
