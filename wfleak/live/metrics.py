@@ -98,12 +98,15 @@ class Metrics:
         )
         self._otel = _OpenTelemetry() if _opentelemetry_sdk_installed() else None
         self.counts: dict[str, dict[str, int]] = {name: {} for name in _HELP}
+        self._children: dict[tuple[str, str], Any] = {}
 
     def add(self, name: str, label: str, amount: int = 1) -> None:
-        if name == RETAINED_NOW:
-            self._gauge.labels(label).inc(amount)
-        else:
-            self._counters[name].labels(label).inc(amount)
+        child = self._children.get((name, label))
+        if child is None:
+            metric = self._gauge if name == RETAINED_NOW else self._counters[name]
+            # ``labels()`` takes the metric's lock and builds its key on every call.
+            child = self._children[(name, label)] = metric.labels(label)
+        child.inc(amount)
         per_label = self.counts[name]
         per_label[label] = per_label.get(label, 0) + amount
         if self._otel is not None:

@@ -76,7 +76,8 @@ class Watcher:
         self._waiting: deque[Run] = deque()
         self._waiting_count = 0
         self._retained: dict[int, Run] = {}
-        self._settling: list[Run] = []
+        self._settling: dict[Run, None] = {}
+        """Runs found freed, decided at the next tick (a dict: ordered, and a cheap test)."""
         self._in_flight: set[Run] = set()
         self._explained_labels: set[str] = set()
         self._pending_labels: set[str] = set()
@@ -227,7 +228,7 @@ class Watcher:
         tick = self._tick()
         while not self._stop.wait(tick):
             started = perf_counter()
-            ready, self._settling = self._settling, []
+            ready, self._settling = list(self._settling), {}
             try:
                 self._drain()
                 self._settle_pending(ready)
@@ -246,13 +247,15 @@ class Watcher:
         if len(events) > MAX_EVENTS:
             self._switch_off(f"more than {MAX_EVENTS} events waiting: the watcher cannot keep up")
             return
+        # Counted per label once per drain: a metric update takes locks, a run should not.
+        started: dict[str, int] = {}
         while events:
             event = events.popleft()
             kind = event[0]
             if kind is Event.STARTED:
                 run: Run = event[1]
                 self._in_flight.add(run)
-                self._add(WATCHED, run.label)
+                started[run.label] = started.get(run.label, 0) + 1
             elif kind is Event.ENDED:
                 run = event[1]
                 if run.state is RunState.IN_FLIGHT:
@@ -260,7 +263,9 @@ class Watcher:
             elif kind is Event.DIED:
                 self._died(event[1], event[2])
             elif kind is Event.COLLECTED:
+                self._add_started(started)
                 self._judge(event[1])
+        self._add_started(started)
         if len(self._waiting) > 1000 and len(self._waiting) > 2 * self._waiting_count:
             self._waiting = deque(r for r in self._waiting if r.state is RunState.WAITING)
 
@@ -277,6 +282,11 @@ class Watcher:
             run.ended_at = now
             self._ended(run)
 
+    def _add_started(self, started: dict[str, int]) -> None:
+        for label, runs in started.items():
+            self._add(WATCHED, label, runs)
+        started.clear()
+
     def _add(self, name: str, label: str, amount: int = 1) -> None:
         with self._lock:
             self._metrics.add(name, label, amount)
@@ -291,14 +301,16 @@ class Watcher:
             return
         if in_collection:
             run.cycle = True
-        if not run.alive():
+        # A run's objects usually die together: once one death found them all gone, the
+        # others' events need not look again.
+        if run not in self._settling and not run.alive():
             self._settle(run)
 
     def _settle(self, run: Run) -> None:
         """Freed, decided at the next tick: a collection clears every weak reference to its
         garbage before it runs their callbacks, so the other objects' deaths (and whether the
         collector freed them) may still be on their way."""
-        self._settling.append(run)
+        self._settling[run] = None
 
     def _settle_pending(self, ready: list[Run]) -> None:
         for run in ready:
