@@ -199,6 +199,7 @@ def probe_fork(objects: int, repeat: int) -> dict[str, float]:
     warm_up()
     gc.collect()
     pauses: list[float] = []
+    pause_cpus: list[float] = []
     durations: list[float] = []
     found = 0
     for _ in range(repeat):
@@ -206,6 +207,7 @@ def probe_fork(objects: int, repeat: int) -> dict[str, float]:
         if result.error:
             raise RuntimeError(result.error)
         pauses.append(result.pause_s)
+        pause_cpus.append(result.pause_cpu_s)
         durations.append(result.duration_s)
         found = len(result.findings)
     started = time.perf_counter()
@@ -218,6 +220,7 @@ def probe_fork(objects: int, repeat: int) -> dict[str, float]:
         "heap_objects": size,
         "pause_s": statistics.median(pauses),
         "max_pause_s": max(pauses),
+        "pause_cpu_s": statistics.median(pause_cpus),
         "child_s": statistics.median(durations),
         "in_process_s": in_process,
         "findings": found,
@@ -276,6 +279,12 @@ def measure(quick: bool = False) -> str:
             f"{forked['pause_s'] * 1e3:.1f} ms, {forked['max_pause_s'] * 1e3:.1f} ms",
             f"{forked['pause_s'] / forked['in_process_s']:.3f}× of an in-process index "
             f"({forked['in_process_s'] * 1e3:.0f} ms)",
+            f"≤ {FORK_BUDGET_S * 1e3:.0f} ms",
+        ),
+        (
+            "fork pause, CPU time of the forking thread (median)",
+            f"{forked['pause_cpu_s'] * 1e3:.1f} ms",
+            "the pause less its wait for a core",
             f"≤ {FORK_BUDGET_S * 1e3:.0f} ms",
         ),
         (

@@ -128,6 +128,8 @@ class ForkResult:
     error: str | None = None
     pause_s: float = 0.0
     """How long ``fork()`` held the parent."""
+    pause_cpu_s: float = 0.0
+    """CPU time of the forking thread in ``fork()``: the pause less any wait for a core."""
     duration_s: float = 0.0
 
 
@@ -214,11 +216,13 @@ def explain_in_fork(suspects: Suspects, wall_limit: float = WALL_LIMIT) -> ForkR
     """
     read_fd, write_fd = os.pipe()
     started = time.perf_counter()
+    started_cpu = time.thread_time()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
         _child(suspects, write_fd)
     pause = time.perf_counter() - started
+    pause_cpu = time.thread_time() - started_cpu
     os.close(write_fd)
     chunks: list[bytes] = []
     deadline = time.monotonic() + wall_limit
@@ -246,7 +250,7 @@ def explain_in_fork(suspects: Suspects, wall_limit: float = WALL_LIMIT) -> ForkR
     text = b"".join(chunks).decode("utf-8", "replace")
     if error is None and text.startswith("F") and os.waitstatus_to_exitcode(status) == 0:
         try:
-            return ForkResult(findings_from_json(text[1:]), None, pause, duration)
+            return ForkResult(findings_from_json(text[1:]), None, pause, pause_cpu, duration)
         except ValueError as exc:
             error = f"unreadable result from the analysis: {exc}"
     if error is None:
@@ -260,4 +264,4 @@ def explain_in_fork(suspects: Suspects, wall_limit: float = WALL_LIMIT) -> ForkR
                 error = f"the analysis was killed by signal {-code}"
             else:
                 error = f"the analysis exited with status {code}"
-    return ForkResult([], error, pause, duration)
+    return ForkResult([], error, pause, pause_cpu, duration)

@@ -45,6 +45,9 @@ SAMPLE_RUNS = 3
 """Retained runs whose objects one explanation looks at."""
 COUNTED_RUNS = 1_000
 
+# Plain names for the event kinds the drain compares every event with.
+_STARTED, _ENDED, _DIED, _COLLECTED = Event
+
 
 class Watcher:
     """Watches every workflow run of the process; made by :func:`wfleak.watch`.
@@ -252,17 +255,17 @@ class Watcher:
         while events:
             event = events.popleft()
             kind = event[0]
-            if kind is Event.STARTED:
+            if kind is _STARTED:
                 run: Run = event[1]
                 self._in_flight.add(run)
                 started[run.label] = started.get(run.label, 0) + 1
-            elif kind is Event.ENDED:
+            elif kind is _ENDED:
                 run = event[1]
                 if run.state is RunState.IN_FLIGHT:
                     self._ended(run)
-            elif kind is Event.DIED:
+            elif kind is _DIED:
                 self._died(event[1], event[2])
-            elif kind is Event.COLLECTED:
+            elif kind is _COLLECTED:
                 self._add_started(started)
                 self._judge(event[1])
         self._add_started(started)
