@@ -228,3 +228,16 @@ def test_path_on_a_big_heap_is_the_true_shortest_path(frozen_collector: None) ->
     assert len(path.objects) - 1 == _bfs_length(module, target) == 9 + 3
     del bulk, chains, objects
     index.release()
+
+
+def test_one_listing_per_chunk_gives_each_objects_referents() -> None:
+    from wfleak.analysis.heap import _listed_one_by_one, _referent_ids
+
+    shared = ["shared"]
+    chunk: list[Any] = [[1, shared], {"k": shared}, (shared,), [], object, gc.get_objects()[:50]]
+    lengths, ids = _referent_ids(chunk)
+    expected_lengths, expected_ids = _listed_one_by_one(chunk)
+    assert (
+        lengths.tolist() == expected_lengths.tolist() == [len(gc.get_referents(o)) for o in chunk]
+    )
+    assert ids.tolist() == expected_ids.tolist()

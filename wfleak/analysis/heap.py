@@ -44,6 +44,42 @@ BYTES_PER_EDGE = 4 + 4 + 8 + 4
 IntArray = npt.NDArray[np.int64]
 
 
+class _Boundary:
+    """Marks where one object's referents end in a chunk's listing (see ``_referent_ids``)."""
+
+
+def _listed_one_by_one(chunk: list[Any]) -> tuple[IntArray, IntArray]:
+    referents = list(map(gc.get_referents, chunk))
+    lengths = np.fromiter(map(len, referents), dtype=np.int64, count=len(chunk))
+    held_ids = np.fromiter(
+        map(id, chain.from_iterable(referents)), dtype=np.int64, count=int(lengths.sum())
+    )
+    return lengths, held_ids
+
+
+def _referent_ids(chunk: list[Any]) -> tuple[IntArray, IntArray]:
+    """How many referents each object of ``chunk`` has, and their ids, in order.
+
+    One ``gc.get_referents`` call for the whole chunk, with a one-item tuple after each
+    object: its item, seen once per object, marks where that object's referents end. That
+    is a third cheaper than a call (and a list) per object. Should anything else in the chunk
+    refer to the marker, its count says so and the chunk is listed object by object.
+    """
+    boundary = _Boundary()
+    marker = (boundary,)
+    args = [marker] * (2 * len(chunk))
+    args[0::2] = chunk
+    listed = gc.get_referents(*args)
+    del args
+    ids = np.fromiter(map(id, listed), dtype=np.int64, count=len(listed))
+    del listed
+    ends = np.flatnonzero(ids == id(boundary))
+    if len(ends) != len(chunk):
+        return _listed_one_by_one(chunk)
+    lengths = np.diff(ends, prepend=-1) - 1
+    return lengths, np.delete(ids, ends)
+
+
 def _never(_: Any) -> bool:
     return False
 
@@ -127,7 +163,6 @@ class HeapIndex:
         """(holder, held) positions of every reference between indexed objects, in heap order;
         excluded objects hold nothing."""
         objects = self.objects
-        get_referents = gc.get_referents
         kind = np.int32 if len(objects) < 2**31 else np.int64
         sources: list[npt.NDArray[Any]] = []
         targets: list[npt.NDArray[Any]] = []
@@ -138,12 +173,8 @@ class HeapIndex:
             chunk = objects[start : start + CHUNK]
             for i in unsafe[(unsafe >= start) & (unsafe < start + CHUNK)].tolist():
                 chunk[i - start] = safe.stand_in(chunk[i - start])
-            referents = list(map(get_referents, chunk))
-            lengths = np.fromiter(map(len, referents), dtype=np.int64, count=len(chunk))
-            held_ids = np.fromiter(
-                map(id, chain.from_iterable(referents)), dtype=np.int64, count=int(lengths.sum())
-            )
-            del referents, chunk
+            lengths, held_ids = _referent_ids(chunk)
+            del chunk
             held = self._positions(held_ids)
             holder = np.repeat(np.arange(start, start + len(lengths), dtype=np.int64), lengths)
             own = self.excluded[holder]
