@@ -18,6 +18,7 @@ every check of a session. ``pytest --wfleak-skip`` skips the tests that use the 
 from __future__ import annotations
 
 import argparse
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
@@ -198,8 +199,14 @@ def wfleak_check(request: pytest.FixtureRequest) -> WorkflowCheck:
             ),
         )
         judgement = evaluate(report, thresholds)
+        for warning in report.warnings:
+            # Shown in pytest's warnings summary, also when the check passes.
+            warnings.warn(f"wfleak: {warning}", UserWarning, stacklevel=2)
         if judgement.status is not TargetStatus.PASSED:
-            texts = violation_texts(report, judgement.violations)
+            texts = [
+                *(f"warning: {w}" for w in report.warnings),
+                *violation_texts(report, judgement.violations),
+            ]
             if judgement.status is TargetStatus.RUN_FAILED:
                 texts.insert(0, report.stop_message or "the workflow failed")
             pytest.fail(

@@ -214,3 +214,21 @@ def test_a_timer_holding_the_frameworks_contextvar_gets_what_the_user_can_do() -
     )
     assert "context=contextvars.Context()" in fix.text
     assert "Reset the ContextVar" not in fix.text
+
+
+def test_a_library_timer_says_which_library_object_to_close() -> None:
+    aiohttp = pytest.importorskip("aiohttp")
+    from aiohttp import helpers
+
+    loop = asyncio.new_event_loop()
+    try:
+        handle = loop.call_later(3600, helpers.set_result, None, None)
+        text = fixes._timer_here(handle)
+        mine = loop.call_later(3600, print)
+        assert fixes._timer_here(mine) == ""  # a builtin: nobody's to close
+        handle.cancel()
+        mine.cancel()
+    finally:
+        loop.close()
+    assert f"aiohttp {aiohttp.__version__}'s (`set_result`)" in text
+    assert "close the object of aiohttp" in text

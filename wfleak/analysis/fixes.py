@@ -332,6 +332,28 @@ def _timer_fix(
     return Fix(text, TIMER_EXAMPLE)
 
 
+def _timer_here(handle: Any) -> str:
+    """Whose the timer on the path is, and what to do about that one."""
+    callback_owner = owner.timer_callback_owner(handle)
+    if callback_owner is None or not callback_owner.decisive:
+        return ""
+    try:
+        callback: Any = asyncio.Handle.__dict__["_callback"].__get__(handle, type(handle))
+    except Exception:
+        return ""
+    what = f"`{_callable_name(callback)}`"
+    if callback_owner.origin == Origin.APP:
+        return (
+            f"Here the timer is your {what}: schedule it with "
+            "`context=contextvars.Context()`, or cancel it when the run ends."
+        )
+    by = callback_owner.package or callback_owner.origin
+    return (
+        f"Here the timer is {by}'s ({what}): close the object of {by.split()[0]} that owns it "
+        "when the run ends, or create that object once, outside the runs."
+    )
+
+
 def _reset_method(obj: Any) -> str | None:
     """A method of the object's class that resets what it accumulates (``reset_counts``)."""
     try:
@@ -389,7 +411,7 @@ def leak_fix(
     if pattern is not None and pattern.origin is not Origin.APP:
         text = framework_fix(pattern, steps)
         if timer is not None:
-            text += " Until then: " + _timer_fix(hops, steps, *timer).text
+            text = f"{text} {_timer_here(hops[timer[0]].holder)}".rstrip()
         return Fix(text, pattern.fix_example)
     if pattern is None and timer is not None and steps[timer[1]].owner != Origin.APP:
         return _timer_fix(hops, steps, *timer)

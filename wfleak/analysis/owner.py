@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import importlib.metadata
 import os
 import re
@@ -224,7 +225,13 @@ def code_of(obj: Any) -> types.CodeType | None:
     if tp is types.AsyncGeneratorType:
         return obj.ag_code  # type: ignore[no-any-return]
     if issubclass(tp, asyncio.Task):
-        return code_of(asyncio.Task.get_coro(obj))
+        try:
+            coroutine = asyncio.Task.get_coro(obj)
+        except Exception:  # a task in a state its C accessor refuses
+            return None
+        return code_of(coroutine)
+    if tp is functools.partial:
+        return code_of(obj.func)
     return None
 
 
