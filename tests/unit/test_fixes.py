@@ -231,4 +231,46 @@ def test_a_library_timer_says_which_library_object_to_close() -> None:
     finally:
         loop.close()
     assert f"aiohttp {aiohttp.__version__}'s (`set_result`)" in text
-    assert "close the object of aiohttp" in text
+    assert "close the aiohttp object that owns it" in text
+
+
+def test_a_timer_of_a_library_object_names_that_object() -> None:
+    aiohttp = pytest.importorskip("aiohttp")
+
+    async def scheduled() -> str:
+        loop = asyncio.get_running_loop()
+        connector = aiohttp.TCPConnector()
+        handle = loop.call_later(3600, connector.close)
+        try:
+            return fixes._timer_here(handle)
+        finally:
+            handle.cancel()
+            await connector.close()
+
+    text = asyncio.run(scheduled())
+    assert "close the `TCPConnector` that owns it" in text
+
+
+def test_a_library_counter_registered_in_the_librarys_settings_is_reset() -> None:
+    callbacks = pytest.importorskip("llama_index.core.callbacks")
+    from llama_index.core.callbacks.token_counting import TokenCountingEvent
+
+    handler = callbacks.TokenCountingHandler()
+    manager = callbacks.CallbackManager([handler])
+    event = TokenCountingEvent(
+        prompt="p", completion="c", prompt_token_count=1, completion_token_count=1
+    )
+    handler.llm_token_counts.append(event)
+    hops = [
+        Hop(manager, ".handlers"),
+        Hop(manager.handlers, "[0]"),
+        Hop(handler, ".llm_token_counts"),
+        Hop(handler.llm_token_counts, "[0]"),
+    ]
+    steps = _steps(hops, event)
+    assert steps[0].owner == LIBRARY
+    who = fixes.path_owner(None, steps, leaked=target_step(event))
+    root = Root(RootKind.MODULE, "llama_index.core")
+    fix = fixes.leak_fix(None, root, hops, steps, [manager, handler, event], {}, who)
+    assert "call its `reset_counts()` when a run ends" in fix.text
+    assert "close or cancel" not in fix.text

@@ -389,6 +389,9 @@ def explain_leaks(
                 if any(type(o).__name__ in RUNTIME_CACHES for o in whole.objects):
                     # Held by one of Python's own bounded caches, not by the application.
                     continue
+                if whole.objects and owner.owner_of_object(whole.objects[0]).origin == owner.WFLEAK:
+                    # wfleak's own module (a probe's cache filled during the runs).
+                    continue
                 path = _outermost(whole, leaked_ids)
                 target = path.objects[-1]
                 target_position = index.index_of(target)

@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import re
 import types
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -348,10 +349,34 @@ def _timer_here(handle: Any) -> str:
             "`context=contextvars.Context()`, or cancel it when the run ends."
         )
     by = callback_owner.package or callback_owner.origin
+    target = _timer_object(handle, callback, callback_owner) or f"the {by.split()[0]} object"
     return (
-        f"Here the timer is {by}'s ({what}): close the object of {by.split()[0]} that owns it "
-        "when the run ends, or create that object once, outside the runs."
+        f"Here the timer is {by}'s ({what}): close {target} that owns it when the run ends, "
+        "or create it once, outside the runs."
     )
+
+
+def _timer_object(handle: Any, callback: Any, callback_owner: owner.Owner) -> str | None:
+    """The library object a timer works for: its bound method's object, or an object (or a
+    weak reference to one) among its arguments, of the same distribution."""
+    candidates: list[Any] = []
+    if type(callback) is types.MethodType:
+        candidates.append(callback.__self__)
+    try:
+        arguments = asyncio.Handle.__dict__["_args"].__get__(handle, type(handle))
+    except Exception:
+        arguments = ()
+    flat: list[Any] = []
+    for argument in arguments if type(arguments) is tuple else ():
+        # aiohttp passes (weakref.ref(connector), "_cleanup_closed") as one argument.
+        flat.extend(argument if type(argument) is tuple else (argument,))
+    for argument in flat:
+        candidates.append(argument() if type(argument) is weakref.ref else argument)
+    for candidate in candidates:
+        found = owner.owner_of_type(type(candidate))
+        if found.distribution and found.distribution == callback_owner.distribution:
+            return f"the `{owner.qualname(type(candidate))}`"
+    return None
 
 
 def _reset_method(obj: Any) -> str | None:
@@ -371,30 +396,47 @@ def _reset_method(obj: Any) -> str | None:
 def _kept_library_object(
     root: Root, hops: Sequence[Hop], steps: Sequence[patterns.Step]
 ) -> Fix | None:
-    """An object of a library that the app keeps for the life of the process and that adds
-    to itself on every run (a global token-counting handler whose lists grow)."""
+    """An object of a library kept for the life of the process that adds to itself on every
+    run (a token-counting handler whose lists grow), kept by the app's global or registered
+    in the library's own (``Settings.callback_manager``)."""
     if root.kind not in (RootKind.MODULE, RootKind.CLASS, RootKind.SHARED_WORKFLOW):
         return None
-    if not steps or steps[0].owner != Origin.APP:
+    objects = [
+        k
+        for k, s in enumerate(steps)
+        if s.owner == Origin.LIBRARY
+        and k < len(hops)
+        and not issubclass(type(hops[k].holder), (types.ModuleType, type))
+        and owner.code_of(hops[k].holder) is None
+    ]
+    if not objects:
         return None
-    library = next((k for k, s in enumerate(steps) if s.owner == Origin.LIBRARY), None)
-    if library is None or library == 0:
-        return None
-    name, line, _grows = _user_line(root, hops)
-    kept = hops[library].holder
+    resettable = [k for k in objects if _reset_method(hops[k].holder) is not None]
+    k = resettable[-1] if resettable else objects[-1]
+    kept, step = hops[k].holder, steps[k]
     kind = owner.qualname(type(kept))
-    step = steps[library]
     reset = _reset_method(kept)
-    who = name or kind
-    action = f"call `{who}.{reset}()` when a run ends" if reset else "reset it when a run ends"
-    where = f" (made at {line.where})" if line is not None else ""
+    if steps[0].owner == Origin.APP and k > 0:
+        name, line, _grows = _user_line(root, hops)
+        who = name or kind
+        action = f"call `{who}.{reset}()` when a run ends" if reset else "reset it when a run ends"
+        where = f" (made at {line.where})" if line is not None else ""
+        text = (
+            f"`{who}`{where} is a {_package(step)} `{kind}` kept for the life of the process, "
+            f"and it adds to its `{step.label}` on every run: {action}, bound it, or make one "
+            "per run instead of keeping one for good."
+        )
+        example = f"{who}.{reset}()  # after each run, once its figures are read" if reset else ""
+        return Fix(text, example, _site(line) if line is not None else None)
+    if reset is None:
+        return None
+    via = f"{root.name}{hops[0].label}" if hops and hops[0].label.startswith(".") else root.name
     text = (
-        f"`{who}`{where} is a {_package(step)} `{kind}` kept for the life of the process, "
-        f"and it adds to its `{step.label}` on every run: {action}, bound it, or make one per "
-        "run instead of keeping one for good."
+        f"A {_package(step)} `{kind}` kept for the life of the process (through `{via}`) adds "
+        f"to its `{step.label}` on every run: call its `{reset}()` when a run ends (on the one "
+        "you registered), or register one per run instead of one for good."
     )
-    example = f"{who}.{reset}()  # after each run, once its figures are read" if reset else ""
-    return Fix(text, example, _site(line) if line is not None else None)
+    return Fix(text, f"handler.{reset}()  # the {kind} you registered, after each run")
 
 
 def leak_fix(
@@ -420,7 +462,7 @@ def leak_fix(
         if kept is not None:
             return kept
         if who.origin == Origin.LIBRARY:
-            return _library_fix(steps)
+            return _library_fix(root, hops, steps)
         if who.origin == Origin.FRAMEWORK:
             return _framework_internal_leak(root, steps, who)
         if who.origin == Origin.UNKNOWN:
@@ -469,17 +511,23 @@ def leak_fix(
     return Fix(general, example)
 
 
-def _library_fix(steps: Sequence[patterns.Step]) -> Fix:
+def _library_fix(root: Root, hops: Sequence[Hop], steps: Sequence[patterns.Step]) -> Fix:
     k = _decisive(steps)
-    step = steps[k] if k is not None else None
-    if step is None:
+    if k is None:
         return Fix(GENERAL_APP_FIX)
-    holder = step.holder.rpartition(".")[2]
+    step = steps[k]
+    if k < len(hops) and issubclass(type(hops[k].holder), types.ModuleType):
+        holder = f"module global `{root.name}{step.label}`"
+        action = "release what it keeps when the run ends (its own API for that), or keep it out"
+    else:
+        name = step.holder.rpartition(".")[2]
+        holder = f"`{name}` (`{step.label}`)"
+        action = (
+            f"close or cancel that {name} when the run ends, or make one at start-up and share it"
+        )
     return Fix(
-        f"{_package(step)}'s `{holder}` holds it (`{step.label}`): close or cancel that "
-        f"{holder} when the run ends, or make one at start-up and share it; if "
-        f"{step.distribution or 'the library'} keeps it by design, bound it as its "
-        "documentation says, or upgrade it."
+        f"{_package(step)}'s {holder} holds it: {action}; if {step.distribution or 'the library'}"
+        " keeps it by design, bound it as its documentation says, or upgrade it."
     )
 
 

@@ -126,6 +126,9 @@ class Instruments:
         self.timers = ObjectTracker(leftover_probe.is_timer)
         self.cycles = CycleInspector(self.framework_types.__contains__)
         self.allocated: Callable[[], int] = allocator.in_use_bytes
+        # Load the allocator probes (their ctypes handles and caches) before any run, so what
+        # they keep is never counted among the runs' objects.
+        allocator.supported()
         self.own_counters: list[Counter[str]] = []
         """Type counts the measure phase keeps while it counts again (not the runs' objects)."""
 
