@@ -46,6 +46,11 @@ class RunProvider(Protocol):
     @property
     def reused_context(self) -> Any: ...
 
+    @property
+    def served_app(self) -> Any:
+        """The app a factory made, which only the driver holds (None otherwise)."""
+        ...
+
     def release(self) -> None: ...
 
 
@@ -194,6 +199,10 @@ class WorkflowProvider:
     @property
     def reused_context(self) -> Any:
         return self._context
+
+    @property
+    def served_app(self) -> Any:
+        return None
 
     async def close(self) -> str | None:
         return None

@@ -344,6 +344,9 @@ class Finding:
     fix_site: Frame | None = None
     """The line in the user's code that the fix changes (the one that keeps the objects, or
     creates them), when the analysis could find it."""
+    held_by: str = ""
+    """What keeps the objects, in the service's words (``app.state.handlers``, ``background
+    task `watch```), when the path goes through the web layer."""
     unexplained: str = ""
     """Why a LEAK has no retention path (budget reached, not reachable from a known root, an
     error while explaining); empty when it has one."""

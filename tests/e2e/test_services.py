@@ -173,6 +173,31 @@ def test_the_workflow_server_sample(mode: list[str]) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_factorys_route_closure_is_found_from_the_app_it_made(mode: list[str]) -> None:
+    """Only the driver holds the app a factory made: the path starts at it, and the web
+    framework's own caches of the route function are no finding of their own."""
+    target = f"{FIXTURES}:create_remembering_app"
+    report = analyse(target, "--request", "POST /remember", "-n", "30", *mode)
+    assert report["verdict"] == "leak"
+    findings = [f for f in report["findings"] if f["path"]]
+    assert findings and all(f["pattern_id"] == "WFL010" for f in findings), [
+        (f["pattern_id"], f["summary"]) for f in findings
+    ]
+    expected = line_of(FIXTURES, "recent.append(request)")
+    for finding in findings:
+        assert finding["origin"] == "app"
+        assert finding["held_by"].startswith(
+            "the closure of route function `create_remembering_app.<locals>.remember` "
+            "(POST /remember)"
+        ), finding["held_by"]
+        assert "<served app FastAPI>" in finding["summary"]
+        assert (finding["fix_site"]["filename"], finding["fix_site"]["lineno"]) == (
+            FIXTURES,
+            expected,
+        )
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_requests_file_headers_query_and_expect(tmp_path: Path, mode: list[str]) -> None:
     lines = [
         # /check answers 422 unless the query, the header and the body all arrived.

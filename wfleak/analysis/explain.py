@@ -285,6 +285,7 @@ def render_path(root: Root, hops: Sequence[Hop], target: Any) -> str:
         RootKind.CLASS: root.name,
         RootKind.SHARED_WORKFLOW: f"<shared workflow {root.name}>",
         RootKind.REUSED_CONTEXT: "<reused Context>",
+        RootKind.SERVED_APP: f"<served app {root.name}>",
         RootKind.EVENT_LOOP: "<event loop>",
         RootKind.PENDING_TASK: f"<pending task {root.name}>",
         RootKind.UNSEEN: f"<{root.name} held outside the GC's view>",
@@ -427,7 +428,23 @@ def explain_leaks(
         held = _held_per_path(index, members, by_type_positions, counts, budget)
         findings.append(_leak_finding(members, held, sites))
     findings.sort(key=lambda f: (-(f.retained_bytes * max(f.count, 1)), f.fingerprint))
-    return findings
+    return _one_per_web_holder(findings)
+
+
+def _one_per_web_holder(findings: list[Finding]) -> list[Finding]:
+    """Paths that reach the same objects through the same web-layer holder the app fills (a
+    route function's closure, kept by the router and by the web framework's own caches of
+    the function) are one finding: the one a pattern explains, else the first."""
+    chosen: dict[tuple[str, str], Finding] = {}
+    for finding in findings:
+        if not finding.held_by or finding.fix_site is None:
+            continue
+        key = (finding.held_by, finding.nodes[-1].type_name if finding.nodes else "")
+        kept = chosen.get(key)
+        if kept is None or (kept.pattern_id is None and finding.pattern_id is not None):
+            chosen[key] = finding
+    kept_ids = {id(f) for f in chosen.values()}
+    return [f for f in findings if not f.held_by or f.fix_site is None or id(f) in kept_ids]
 
 
 def holder_paths(
@@ -613,8 +630,11 @@ def _leak_finding(
     web = web_holder(path.root, hops, target, allocation)
     if web is not None:
         summary += f"; held by {web.name}: {web.detail}"
-        if web.line is not None and origin is Origin.APP:
-            # The line that fills the web-layer holder, not the one that makes the app.
+        if web.line is not None and (origin is Origin.APP or pattern is None):
+            # The app's line fills the holder, so the app cuts the reference, whoever else
+            # (a web framework's cache of the route function) also reaches it; the fix is
+            # that line, not the one that makes the app.
+            origin = Origin.APP
             general = pattern.fix if pattern is not None else fixes.GENERAL_APP_FIX
             fix = fixes.Fix(
                 f"Remove or bound `{web.line.code}` at {web.line.where}. {general}",
@@ -642,6 +662,7 @@ def _leak_finding(
         nodes=graph.nodes,
         edges=graph.edges,
         allocation_sites=allocation.get(id(target), [])[:6],
+        held_by=web.name if web is not None else "",
     )
 
 

@@ -94,6 +94,9 @@ class RootKind(StrEnum):
     PENDING_TASK = "pending task"
     SHARED_WORKFLOW = "shared workflow"
     REUSED_CONTEXT = "reused Context"
+    SERVED_APP = "served app"
+    """The ASGI app a factory target made: held by the driver alone, it lives as long as
+    the service."""
     UNSEEN = "held outside the GC's view"
 
 

@@ -37,6 +37,7 @@ def explain(
             for obj, kind in (
                 (provider.shared_workflow, RootKind.SHARED_WORKFLOW),
                 (provider.reused_context, RootKind.REUSED_CONTEXT),
+                (provider.served_app, RootKind.SERVED_APP),
             )
             if obj is not None
         }

@@ -16,6 +16,7 @@ from typing import Any
 from wfleak.driver import FailedRun, describe_exception
 from wfleak.errors import TargetError, UsageError, WorkflowFailed
 from wfleak.model import ContextMode, ServiceRequest, Settings, WorkflowMode
+from wfleak.service import web
 from wfleak.service.app import is_asgi_app
 from wfleak.service.asgi import ErrorCatcher, Exchange, Lifespan, LifespanFailed, Response
 from wfleak.target import Target, TargetKind
@@ -124,6 +125,7 @@ class ServiceProvider:
         """Lifespan start-up once, before the warm-up; with --serve, uvicorn starts too."""
         app = await self._make_app()
         self._app = app
+        web.serving(app)
         lifespan = Lifespan(app)
         self._lifespan = lifespan
         try:
@@ -199,6 +201,11 @@ class ServiceProvider:
     @property
     def reused_context(self) -> Any:
         return None
+
+    @property
+    def served_app(self) -> Any:
+        # An app at module level is reached through its module, by the user's name for it.
+        return self._app if self._target.kind is TargetKind.FACTORY else None
 
     def release(self) -> None:
         self._app = None

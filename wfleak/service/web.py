@@ -17,10 +17,12 @@ instance dicts and exact built-in types are read, so no code of the target's run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import re
 import sys
 import types
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,8 @@ from wfleak.analysis.source import Mutation, find_mutations
 from wfleak.model import Frame, Origin
 from wfleak.probes.memory import display_path, is_user_file
 
+_SERVED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The apps the service driver serves (a factory's app is no module global to find)."""
 _KEY = re.compile(r"\['(\w+)'\]")
 _CLOSURE = re.compile(r"closure '(\w+)'")
 _ATTRIBUTE = re.compile(r"\.(\w+)")
@@ -49,6 +53,12 @@ class WebHolder:
     """The user's line that fills the holder, when it could be found."""
     site: Frame | None = None
     """The user's line the fix changes (``line`` as a frame, or where a task is created)."""
+
+
+def serving(app: Any) -> None:
+    """Remember (weakly) an app the driver serves, so its routes can be named."""
+    with contextlib.suppress(TypeError):
+        _SERVED.add(app)
 
 
 def _class(module: str, name: str) -> type | None:
@@ -174,28 +184,64 @@ def _route_text(route: Any) -> str:
     return f" ({where})" if where else ""
 
 
-def _route_closure(root: Root, hops: Sequence[Hop]) -> WebHolder | None:
-    for k, hop in enumerate(hops):
-        if not _is(hop.holder, "starlette.routing", "BaseRoute"):
+def _project_apps(hops: Sequence[Hop]) -> list[Any]:
+    """The project's ASGI apps: those the driver serves, and module globals of its own
+    modules."""
+    app_class = _class("starlette.applications", "Starlette")
+    if app_class is None:
+        return []
+    found = [app for app in list(_SERVED) if issubclass(type(app), app_class)]
+    for name in list(sys.modules):
+        filename = owner.module_file(name)
+        if filename is None or not is_user_file(filename):
             continue
-        for later in hops[k + 1 :]:
-            closure = _CLOSURE.fullmatch(later.label)
-            if closure is None or type(later.holder) is not types.FunctionType:
-                continue
-            function = owner.code_of(later.holder)
-            qualname = function.co_qualname if function is not None else "?"
-            variable = closure.group(1)
-            line = _filling_line(root, hops, variable)
-            filled = f", filled at {line.where} (`{line.code}`)" if line is not None else ""
-            return WebHolder(
-                name=f"the closure of route function `{qualname}`{_route_text(hop.holder)}",
-                detail=(
-                    f"{_library(hop.holder)} keeps the route function for the life of the app, "
-                    f"and with it `{variable}`, which the app's code fills per request{filled}"
-                ),
-                line=line,
-                site=_site(line),
-            )
+        for value in list(_fields(sys.modules.get(name)).values()):
+            if issubclass(type(value), app_class) and all(value is not f for f in found):
+                found.append(value)
+    return found
+
+
+def _routes(hops: Sequence[Hop]) -> Iterator[Any]:
+    for app in _project_apps(hops):
+        routes = _field(_field(app, "router"), "routes")
+        yield from routes if type(routes) is list else []
+
+
+def _route_of(function: Any, hops: Sequence[Hop]) -> Any:
+    """The route whose endpoint is ``function``: on the path, else among the project's apps'
+    routes (a web framework's cache of the function can be the shorter path to it)."""
+    for hop in hops:
+        on_path = _is(hop.holder, "starlette.routing", "BaseRoute")
+        if on_path and _field(hop.holder, "endpoint") is function:
+            return hop.holder
+    for route in _routes(hops):
+        if _field(route, "endpoint") is function:
+            return route
+    return None
+
+
+def _route_closure(root: Root, hops: Sequence[Hop]) -> WebHolder | None:
+    for hop in hops:
+        closure = _CLOSURE.fullmatch(hop.label)
+        if closure is None or type(hop.holder) is not types.FunctionType:
+            continue
+        route = _route_of(hop.holder, hops)
+        if route is None:
+            continue
+        function = owner.code_of(hop.holder)
+        qualname = function.co_qualname if function is not None else "?"
+        variable = closure.group(1)
+        line = _filling_line(root, hops, variable)
+        filled = f", filled at {line.where} (`{line.code}`)" if line is not None else ""
+        return WebHolder(
+            name=f"the closure of route function `{qualname}`{_route_text(route)}",
+            detail=(
+                f"{_library(route)} keeps the route function for the life of the app, and "
+                f"with it `{variable}`, which the app's code fills per request{filled}"
+            ),
+            line=line,
+            site=_site(line),
+        )
     return None
 
 
@@ -213,23 +259,11 @@ def _dependencies(call_ids: set[int], dependant: Any, depth: int = 0) -> None:
 
 def _dependency_calls() -> set[int]:
     """The callables FastAPI routes of the project's apps depend on (``Depends(...)``)."""
-    app_class = _class("starlette.applications", "Starlette")
-    if app_class is None:
-        return set()
     calls: set[int] = set()
-    for name in list(sys.modules):
-        filename = owner.module_file(name)
-        if filename is None or not is_user_file(filename):
-            continue
-        namespace = _fields(sys.modules.get(name))
-        for value in list(namespace.values()):
-            if not issubclass(type(value), app_class):
-                continue
-            routes = _field(_field(value, "router"), "routes")
-            for route in routes if type(routes) is list else []:
-                dependant = _field(route, "dependant")
-                if dependant is not None:
-                    _dependencies(calls, dependant)
+    for route in _routes(()):
+        dependant = _field(route, "dependant")
+        if dependant is not None:
+            _dependencies(calls, dependant)
     return calls
 
 
@@ -243,7 +277,9 @@ def _cache(hops: Sequence[Hop], final: Any) -> WebHolder | None:
         except AttributeError:
             continue
         code = owner.code_of(wrapped)
-        if code is None:
+        if code is None or not is_user_file(code.co_filename):
+            # A library's own cache (a web framework's cache of the route functions) is no
+            # holder the service's developer made.
             continue
         where = f"{display_path(code.co_filename)}:{code.co_firstlineno}"
         dependency = id(obj) in _dependency_calls()
