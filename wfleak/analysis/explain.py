@@ -43,7 +43,7 @@ from wfleak.framework import module_of, type_name
 from wfleak.model import Edge, Finding, FindingKind, Frame, Node, Origin, WorkflowMode
 from wfleak.probes.memory import display_path, is_own_file, is_user_file
 from wfleak.serde import from_jsonable, to_jsonable
-from wfleak.service.web import web_holder
+from wfleak.service.web import one_holder, web_holder
 
 if TYPE_CHECKING:
     # Only for annotations: the index (and numpy) load when an analysis builds one.
@@ -434,17 +434,22 @@ def explain_leaks(
 def _one_per_web_holder(findings: list[Finding]) -> list[Finding]:
     """Paths that reach the same objects through the same web-layer holder the app fills (a
     route function's closure, kept by the router and by the web framework's own caches of
-    the function) are one finding: the one a pattern explains, else the first."""
+    the function) are one finding: the one a pattern explains, by the shortest path."""
     chosen: dict[tuple[str, str], Finding] = {}
     for finding in findings:
-        if not finding.held_by or finding.fix_site is None:
+        if not one_holder(finding.held_by) or finding.fix_site is None:
             continue
         key = (finding.held_by, finding.nodes[-1].type_name if finding.nodes else "")
         kept = chosen.get(key)
-        if kept is None or (kept.pattern_id is None and finding.pattern_id is not None):
+        if kept is None or (kept.pattern_id is None, len(kept.path)) > (
+            finding.pattern_id is None,
+            len(finding.path),
+        ):
             chosen[key] = finding
     kept_ids = {id(f) for f in chosen.values()}
-    return [f for f in findings if not f.held_by or f.fix_site is None or id(f) in kept_ids]
+    return [
+        f for f in findings if not one_holder(f.held_by) or f.fix_site is None or id(f) in kept_ids
+    ]
 
 
 def holder_paths(

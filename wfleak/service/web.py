@@ -321,7 +321,7 @@ def _background_task(
         created = owner.first_user_frame(allocation.get(id(task), []))
         made = f", created at {created.filename}:{created.lineno}" if created is not None else ""
         return WebHolder(
-            name=f"background task `{name}`" + (f" (at {where})" if where else ""),
+            name=f"{BACKGROUND_TASK} `{name}`" + (f" (at {where})" if where else ""),
             detail=(
                 f"a task the app's code started{made}, still running after the run (the "
                 "request) that started it ended: the event loop keeps it, and it keeps what "
@@ -347,6 +347,16 @@ def _workflow_store(hops: Sequence[Hop]) -> WebHolder | None:
             ),
         )
     return None
+
+
+BACKGROUND_TASK = "background task"
+
+
+def one_holder(held_by: str) -> bool:
+    """Whether every path through this holder is the same finding: a container or store is
+    one holder however it is reached; tasks of the same coroutine may be kept by others too
+    (a global set of them), each a holder to report."""
+    return bool(held_by) and not held_by.startswith(BACKGROUND_TASK)
 
 
 def web_holder(
