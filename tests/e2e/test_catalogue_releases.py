@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.old_release, pytest.mark.slow]
 
 TRUTH = ROOT / "tests/fixtures/release_truth.py"
 SERVER = ROOT / "tests/fixtures/server_releases.py"
-TWO_STEPS = "tests/fixtures/release_truth.py:TwoSteps"
+TRUTH_TARGET = "tests/fixtures/release_truth.py"
+TWO_STEPS = f"{TRUTH_TARGET}:TwoSteps"
+SERVER_TARGET = "tests/fixtures/server_releases.py"
 SESSION_IN_STEP = "tests/fixtures/aiohttp_step.py:SessionInStep"
 SERVER_REQUEST = 'POST /workflows/greet/run {"start_event": {"name": "Ada"}}'
 
@@ -93,6 +95,35 @@ def test_the_broker_log_is_gone_with_the_workflows_2_9_runtime() -> None:
     assert measured["grew"] == {}
 
 
+@pytest.mark.parametrize(
+    ("requirement", "pattern_id", "package"),
+    [
+        (CORE_STOP_IN_PROGRESS, "WFL110", "llama-index-core"),
+        (CORE_STOP_RELEASED, "WFL110", "llama-index-core"),
+        (WORKFLOWS_LAST_BROKER_LOG, "WFL108", "llama-index-workflows"),
+    ],
+)
+def test_wfleak_blames_the_broker_log_on_the_framework(
+    requirement: str, pattern_id: str, package: str
+) -> None:
+    report = analyse((requirement,), TWO_STEPS, "-n", "10", "--context", "reuse")
+    assert report["verdict"] == "leak"
+    (finding,) = [f for f in with_pattern(report, pattern_id) if "._broker_log" in labels(f)]
+    assert_framework_finding(finding, package, requirement.split("==")[1])
+    assert finding["summary"].startswith("10 × Middle")
+    assert "<reused Context>._broker_log" in finding["summary"]
+    assert finding["bytes_per_run"] > 20_000  # each run's 20 kB payload
+    # The user stored nothing: never "state piles up in a Context" (the app's WFL008).
+    assert with_pattern(report, "WFL008") == []
+
+
+def test_wfleak_finds_no_broker_log_on_the_workflows_2_9_runtime() -> None:
+    report = analyse((WORKFLOWS_NO_BROKER_LOG,), TWO_STEPS, "-n", "10", "--context", "reuse")
+    assert report["verdict"] != "leak"
+    for pattern_id in ("WFL108", "WFL110", "WFL008"):
+        assert with_pattern(report, pattern_id) == []
+
+
 # WFL104: the StopEvent stays in ``Context._in_progress``, up to llama-index-core 0.12.5 only.
 
 
@@ -107,6 +138,15 @@ def test_0_12_6_releases_the_stop_event_but_the_broker_log_still_keeps_it() -> N
     assert measured["held_by_stop"] == {"_broker_log": measured["runs"]}
 
 
+def test_wfleak_names_the_stop_event_in_progress_on_0_12_5_only() -> None:
+    affected = analyse((CORE_STOP_IN_PROGRESS,), TWO_STEPS, "-n", "10", "--context", "reuse")
+    (finding,) = with_pattern(affected, "WFL104")
+    assert_framework_finding(finding, "llama-index-core", "0.12.5")
+    assert "._in_progress" in labels(finding)
+    fixed = analyse((CORE_STOP_RELEASED,), TWO_STEPS, "-n", "10", "--context", "reuse")
+    assert with_pattern(fixed, "WFL104") == []
+
+
 # A reused Context keeps its runs' finished step tasks in ``Context._tasks`` before 0.12.25.
 
 
@@ -117,17 +157,53 @@ def test_a_reused_context_keeps_the_finished_step_tasks_before_0_12_25() -> None
     assert fixed["held_by_task"] == {}
 
 
+def test_wfleak_blames_the_kept_step_tasks_on_the_framework_before_0_12_25() -> None:
+    affected = analyse((CORE_STOP_RELEASED,), TWO_STEPS, "-n", "10", "--context", "reuse")
+    (finding,) = with_pattern(affected, "WFL111")
+    assert_framework_finding(finding, "llama-index-core", "0.12.6")
+    assert "<reused Context>._tasks" in finding["summary"]
+    assert with_pattern(affected, "WFL003") == []  # not a task the user started
+    fixed = analyse((CORE_TASKS_RELEASED,), TWO_STEPS, "-n", "10", "--context", "reuse")
+    assert with_pattern(fixed, "WFL111") == []
+
+
 # WFL103: a timer scheduled in a step pins the whole run on llama-index-workflows 2.14.0 to 2.17.1.
 
 
 @ONLY_311
-def test_an_aiohttp_session_in_a_step_pins_every_run_on_2_17_1_only() -> None:
-    pinned = truth(WORKFLOWS_RUN_PINNED, TRUTH, "aiohttp")
-    assert pinned["start_events_alive"] == pinned["runs"]
-    released = truth(WORKFLOWS_RUN_RELEASED, TRUTH, "aiohttp")
-    assert released["start_events_alive"] == 0
-    # The session and connector the workflow keeps in ``self.session``: the latest only.
-    assert (released["sessions_alive"], released["connectors_alive"]) == (1, 1)
+def test_an_aiohttp_session_in_a_step_pins_every_run_on_2_17_1() -> None:
+    # A new workflow per run keeps its session, so every connector's timer lives on, and
+    # with it the run the timer's copied contextvars hold.
+    fresh = truth(WORKFLOWS_RUN_PINNED, TRUTH, "aiohttp-fresh")
+    runs = fresh["runs"]
+    assert fresh["after_fired"]["StartEvent"] == runs
+    assert fresh["after_fired"]["TCPConnector"] == runs
+    # One shared workflow keeps only the latest session: the others' runs are held until
+    # their dropped connector's timer fires once more, then freed.
+    shared = truth(WORKFLOWS_RUN_PINNED, TRUTH, "aiohttp")
+    assert shared["after_runs"]["StartEvent"] == runs
+    assert shared["after_fired"]["StartEvent"] == 1
+
+
+@ONLY_311
+def test_2_17_3_releases_the_runs_an_aiohttp_timer_copied() -> None:
+    for case in ("aiohttp", "aiohttp-fresh"):
+        released = truth(WORKFLOWS_RUN_RELEASED, TRUTH, case)
+        assert released["after_runs"]["StartEvent"] == 0, case
+        # What the timers still copy is the framework's emptied run holder, until they fire.
+        assert released["after_fired"]["RunContextContainer"] <= 1, case
+
+
+@ONLY_311
+def test_wfleak_finds_wfl103_on_2_17_1_and_not_on_2_17_3() -> None:
+    affected = analyse(WORKFLOWS_RUN_PINNED, SESSION_IN_STEP, "-n", "10", "--workflow", "fresh")
+    assert affected["verdict"] == "leak"
+    (finding, *_) = with_pattern(affected, "WFL103")
+    assert_framework_finding(finding, "llama-index-workflows", "2.17.1")
+    assert "[ContextVar 'current_run']" in labels(finding)
+    fixed = analyse(WORKFLOWS_RUN_RELEASED, SESSION_IN_STEP, "-n", "10", "--workflow", "fresh")
+    assert fixed["verdict"] != "leak"
+    assert with_pattern(fixed, "WFL103") == []
 
 
 # The ``step_worker`` ContextVar: a timer scheduled in a step holds that step's events.
@@ -162,6 +238,27 @@ def test_the_step_worker_hold_begins_with_the_workflows_2_9_runtime() -> None:
     assert first["after_fired"]["Middle"] == first["runs"]
 
 
+def test_wfleak_reports_a_self_rescheduling_timer_in_a_step_as_wfl109() -> None:
+    report = analyse((WORKFLOWS_CURRENT,), f"{TRUTH_TARGET}:PeriodicTimer", "-n", "10")
+    assert report["verdict"] == "leak"
+    (finding, *_) = with_pattern(report, "WFL109")
+    assert_framework_finding(finding, "llama-index-workflows", "2.26.1")
+    assert "._context (copied contextvars)" in labels(finding)
+    assert "contextvars.Context()" in finding["fix_example"]
+    assert with_pattern(report, "WFL004") == []  # the ContextVar is the framework's
+
+
+def test_wfleak_calls_a_one_shot_timer_in_a_step_held_until_it_fired() -> None:
+    report = analyse((WORKFLOWS_CURRENT,), f"{TRUTH_TARGET}:OneShotTimer", "-n", "10")
+    assert [f for f in report["findings"] if f["kind"] == "leak"] == []
+    assert any("held until a timer fired" in note for note in report["notes"])
+
+
+def test_wfleak_finds_no_wfl109_with_an_empty_timer_context() -> None:
+    report = analyse((WORKFLOWS_CURRENT,), f"{TRUTH_TARGET}:PeriodicTimerEmptyContext", "-n", "10")
+    assert with_pattern(report, "WFL109") == []
+
+
 # WFL105: the workflow server's in-memory store keeps every completed run before 0.2.0.
 
 
@@ -172,3 +269,22 @@ def test_the_servers_memory_store_keeps_every_run_before_0_2_0() -> None:
     assert bounded["bounded"] == 2
     # 0.2.0's default bound is 1000 completed runs: below it, the store still grows.
     assert bounded["default"] == bounded["requests"]
+
+
+def test_wfleak_finds_wfl105_before_0_2_0_and_not_with_its_bound() -> None:
+    affected = analyse(
+        (SERVER_UNBOUNDED,), f"{SERVER_TARGET}:default_app", "--request", SERVER_REQUEST, "-n", "30"
+    )
+    assert affected["verdict"] == "leak"
+    # The store is reached from the module's server and from its app: a path from each.
+    findings = with_pattern(affected, "WFL105")
+    assert findings
+    for finding in findings:
+        assert finding["origin"] == "library"  # the server is not the engine
+        assert finding["origin_package"] == "llama-agents-server 0.1.3"
+        assert "._workflow_store" in labels(finding)
+        assert finding["count"] == 30
+    bounded = analyse(
+        (SERVER_BOUNDED,), f"{SERVER_TARGET}:bounded_app", "--request", SERVER_REQUEST, "-n", "30"
+    )
+    assert bounded["verdict"] == "ok", [f["summary"] for f in bounded["findings"]]
