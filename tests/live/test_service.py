@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.live.service import Service, serve, wait_for
+from wfleak.live import fork
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -15,7 +16,7 @@ LEAKY = "leaky_global.LeakyWorkflow"
 FIXED = "fixed_global.FixedWorkflow"
 TOKEN = "test-token-0123456789abcdef"
 FAST = {"WFLEAK_WATCH_GRACE": "0.1", "WFLEAK_WATCH_COLLECT_EVERY": "0.05"}
-EXPLAIN_WAIT = 900.0
+EXPLAIN_WAIT = fork.WALL_LIMIT + 60.0
 """The forked analysis is budgeted in CPU time; a loaded machine stretches its wall time."""
 
 

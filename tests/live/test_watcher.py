@@ -19,7 +19,7 @@ import wfleak
 from tests.conftest import ROOT, run_cli
 from tests.live.service import wait_for
 from wfleak.errors import UsageError
-from wfleak.live import Watcher, walk
+from wfleak.live import Watcher, fork, walk
 from wfleak.live.metrics import CYCLE_FREED, RETAINED, RETAINED_NOW, WATCHED
 from wfleak.live.recorder import MAX_LABELS, OTHER_LABEL
 from wfleak.model import Finding
@@ -78,8 +78,9 @@ def watcher(registry: CollectorRegistry) -> Iterator[Watcher]:
     KEPT.clear()
 
 
-EXPLAIN_WAIT = 900.0
-"""The analysis child is budgeted in CPU time; a loaded machine stretches its wall time."""
+EXPLAIN_WAIT = fork.WALL_LIMIT + 60.0
+"""The analysis child is budgeted in CPU time, a loaded machine stretches its wall time: wait
+past the wall-clock limit after which the watcher gives up and says so in a note."""
 
 
 def explained(watcher: Watcher) -> list[Finding]:
