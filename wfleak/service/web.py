@@ -312,7 +312,7 @@ def _background_task(
     if issubclass(type(final), asyncio.Task):
         tasks.append(final)
     for task in tasks:
-        if task.done():
+        if asyncio.Task.done(task):
             continue
         found = owner.owner_of_object(task)
         if found.origin != Origin.APP.value:
