@@ -439,6 +439,7 @@ def test_user_lookalikes_never_match_a_framework_entry(pattern: Pattern) -> None
         ("._contexts", ""),
         ("._in_progress", "context"),
         ("._broker_log", "context"),
+        ("._streaming_queue", "context"),
     ],
 )
 def test_a_user_class_named_context_matches_no_framework_entry(label: str, role: str) -> None:
@@ -566,3 +567,29 @@ def test_readme_lists_every_pattern_id() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for pattern in CATALOGUE:
         assert f"| {pattern.id} |" in readme
+
+
+def test_a_users_contextvar_named_step_worker_is_the_apps_timer_finding() -> None:
+    """A ContextVar of the user's called ``step_worker`` is WFL004 (reset it), not WFL109."""
+    steps = [
+        _py("asyncio.events.TimerHandle", "._context (copied contextvars)"),
+        _app("_contextvars.Context", "[ContextVar 'step_worker']"),
+    ]
+    found = match(FindingKind.LEAK, "event loop", steps, CONTEXT_TARGET, lambda name: "2.26.1")
+    assert found is by_id("WFL004")
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"), [("2.8.3", "WFL108"), ("2.9.0", None), ("2.26.1", None)]
+)
+def test_the_workflows_broker_log_entry_ends_with_the_2_9_runtime(
+    version: str, expected: str | None
+) -> None:
+    steps = [_fw(CONTEXT, "._broker_log", "llama-index-workflows", version, "context")]
+    target = Step(
+        "workflows.events.StopEvent", "", FRAMEWORK, "llama-index-workflows", role="event"
+    )
+    found = match(FindingKind.LEAK, "reused Context", steps, target, nothing_installed)
+    assert (
+        found.id if found is not None and found.origin is Origin.FRAMEWORK else None
+    ) == expected
