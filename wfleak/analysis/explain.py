@@ -7,6 +7,7 @@ into model objects (strings and numbers) before it returns, so no live object es
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import re
@@ -274,8 +275,10 @@ def target_step(obj: Any) -> patterns.Step:
     return _step(obj, "", owner.owner_of_object(obj))
 
 
+@functools.lru_cache(maxsize=4096)
 def _normalise(label: str) -> str:
-    return re.sub(r"\[[^\]]*\]", "[*]", label)
+    # Most labels (attributes) have no key: long paths are made of them.
+    return re.sub(r"\[[^\]]*\]", "[*]", label) if "[" in label else label
 
 
 def render_path(root: Root, hops: Sequence[Hop], target: Any) -> str:
@@ -381,12 +384,16 @@ def explain_leaks(
     other_ids = {id(obj) for obj in also_leaked}
     found: dict[tuple[str, int], tuple[_Explained, Any, int]] = {}
     sizes: dict[int, int] = {}
+    seen_paths: set[tuple[int, ...]] = set()
     for name in chosen_types:
-        for obj in by_type[name][:SAMPLES_PER_TYPE]:
+        for sample, obj in enumerate(by_type[name][:SAMPLES_PER_TYPE]):
             position = index.index_of(obj)
             if position is None or budget.exhausted:
                 continue
-            for whole in holder_paths(index, position, roots, budget):
+            # More holders are looked for from the first sample of a type: the runs' objects
+            # of one type are kept alike, and each search may cover much of the heap.
+            holders = MAX_HOLDERS if sample == 0 else 1
+            for whole in holder_paths(index, position, roots, budget, holders):
                 if any(type(o).__name__ in RUNTIME_CACHES for o in whole.objects):
                     # Held by one of Python's own bounded caches, not by the application.
                     continue
@@ -394,6 +401,10 @@ def explain_leaks(
                     # wfleak's own module (a probe's cache filled during the runs).
                     continue
                 path = _outermost(whole, leaked_ids)
+                identity = tuple(map(id, path.objects))
+                if identity in seen_paths:
+                    continue  # another sample of the same run, through the same references
+                seen_paths.add(identity)
                 target = path.objects[-1]
                 target_position = index.index_of(target)
                 if target_position is None:
@@ -453,13 +464,13 @@ def _one_per_web_holder(findings: list[Finding]) -> list[Finding]:
 
 
 def holder_paths(
-    index: HeapIndex, target: int, roots: RootFinder, budget: Budget
+    index: HeapIndex, target: int, roots: RootFinder, budget: Budget, most: int = MAX_HOLDERS
 ) -> list[RetentionPath]:
-    """Up to ``MAX_HOLDERS`` paths to ``target`` that do not share a holder: each search
-    leaves out the container the paths before it went through."""
+    """Up to ``most`` paths to ``target`` that do not share a holder: each search leaves out
+    the container the paths before it went through."""
     paths: list[RetentionPath] = []
     blocked = Blocked()
-    while len(paths) < MAX_HOLDERS and not budget.exhausted:
+    while len(paths) < most and not budget.exhausted:
         # Only the first may end outside the GC's view: the others look for more holders.
         path = shortest_path(index, target, roots, budget=budget, blocked=blocked, unseen=not paths)
         if path is None:

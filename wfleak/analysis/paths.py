@@ -38,7 +38,7 @@ FRAMEWORK_EDGE_COST = 16
 """An edge whose holder is a framework object weighs as much as this many application edges."""
 MAX_VISITS = 4_000_000
 """Objects all the walks of one explanation may visit together."""
-MAX_SECONDS = 60.0
+MAX_SECONDS = 30.0
 """Seconds all the walks of one explanation may take together."""
 _CLOCK_EVERY = 4096
 """Visits between two looks at the clock."""

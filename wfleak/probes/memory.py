@@ -86,23 +86,25 @@ def _group(
     snapshot: tracemalloc.Snapshot,
 ) -> dict[tuple[str, int], tuple[int, int, tracemalloc.Traceback]]:
     groups: dict[tuple[str, int], tuple[int, int, tracemalloc.Traceback]] = {}
-    for trace in snapshot.traces:
-        tb = trace.traceback
-        if is_own_file(tb[-1].filename):
+    # Per distinct traceback, not per block: a run that keeps a million small objects has a
+    # million traces but a handful of tracebacks.
+    for statistic in snapshot.statistics("traceback"):
+        tb = statistic.traceback
+        innermost = tb[-1].filename
+        if innermost == tracemalloc.__file__ or is_own_file(innermost):
             continue
         frame = attribution(tb)
         key = (frame.filename, frame.lineno)
         size, count, first_tb = groups.get(key, (0, 0, tb))
-        groups[key] = (size + trace.size, count + 1, first_tb)
+        groups[key] = (size + statistic.size, count + statistic.count, first_tb)
     return groups
 
 
 def take_snapshot() -> tracemalloc.Snapshot | None:
+    """The traced blocks; tracemalloc's own are left out when they are grouped."""
     if not tracemalloc.is_tracing():
         return None
-    return tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(False, tracemalloc.__file__)]
-    )
+    return tracemalloc.take_snapshot()
 
 
 def growing_sites(
