@@ -10,17 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-SETTLE_VS_SERVICES = (
-    "seen in a full run: the verdict is INCONCLUSIVE where the service test expects LEAK, or "
-    "not OK for a fixed twin under --serve, since the settle phase and INCONCLUSIVE landed"
-)
-
-QUARANTINED: dict[str, str] = {
-    "tests/e2e/test_clean_corpus.py::test_clean_workflow_is_ok[agents.py:make_agent_pipeline-2]": (
-        "seen in one of three full runs: a false LEAK, +1.6 live objects per run (weakrefs, "
-        "builtin methods) on the agent pipeline; the other repetitions stay guarded"
-    ),
-}
+QUARANTINED: dict[str, str] = {}
 
 
 def _reason(nodeid: str) -> str | None:

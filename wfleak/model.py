@@ -204,6 +204,8 @@ class RunSample:
     cancelled_timers: int = 0
     """Cancelled timer handles waiting for their deadline (not leaks), counted before they
     are taken off the loop for the measurement."""
+    threads: int = 0
+    """Python threads alive after the run, the main thread included (0: not counted)."""
 
 
 @dataclass(frozen=True)

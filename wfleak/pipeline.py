@@ -40,6 +40,7 @@ from wfleak.phases.settle import SettleResult, settle
 from wfleak.phases.trace import TRACED_RUNS, TraceRecord, TraceResult, trace_allocations
 from wfleak.phases.warmup import WarmUp
 from wfleak.probes import allocator
+from wfleak.probes.failure import ProbeFailed
 from wfleak.probes.memray_probe import MemrayRecording
 from wfleak.target import Target, TargetKind, load_target
 
@@ -104,6 +105,8 @@ class _Run:
     measurer: Measurer | None = None
     notes: list[str] = field(default_factory=list)
     """What the provider reported at the end (a lifespan shutdown that failed)."""
+    probe_failures: list[str] = field(default_factory=list)
+    """Probes outside the measured runs that failed (the memray recording)."""
 
 
 async def _run_phases(instruments: Instruments, provider: RunProvider, run: _Run) -> None:
@@ -131,30 +134,61 @@ async def _analyse(instruments: Instruments, provider: RunProvider, run: _Run) -
             # One frame is all the measured runs need from tracemalloc: the byte count.
             tracing.start(1)
             instruments.allocated = traced_bytes
-        recording = MemrayRecording.start(settings.memray_file)
+        recording = _start_recording(run, settings.memray_file)
         try:
             await measurer.measure(provider)
             run.settle = await settle(instruments)
             # The recording covers the measured runs and nothing after them.
-            run.memray = recording.finish()
+            _finish_recording(run, recording)
             run.measure = measurer.result()
             if (run.measure.stop is None or settings.keep_going) and _leaking(
                 settings, run.measure, run.settle
             ):
                 tracing.start(settings.trace_frames)
                 with collector_paused():
-                    record = await trace_allocations(instruments, provider, run.measure)
+                    record = await _traced(instruments, provider, run)
         finally:
-            if run.memray is None:
-                run.memray = recording.finish()
+            _finish_recording(run, recording)
             tracing.stop()
-    run.trace = TraceResult.of(record)
+    if run.trace.failure is None:
+        run.trace = TraceResult.of(record)
     # The index is built untraced: tracing its millions of small allocations would cost
     # more than building it.
     if record is not None:
         candidates = record.candidates
         del record
         run.explain = explain(instruments, provider, candidates)
+
+
+def _start_recording(run: _Run, path: str | None) -> MemrayRecording:
+    try:
+        return MemrayRecording.start(path)
+    except Exception as exc:
+        run.probe_failures.append(ProbeFailed.of("starting the memray recording", exc).message)
+        return MemrayRecording(None)
+
+
+def _finish_recording(run: _Run, recording: MemrayRecording) -> None:
+    if recording.path is None or recording.tracker is None:
+        return
+    try:
+        run.memray = recording.finish()
+    except Exception as exc:
+        recording.tracker = None
+        run.probe_failures.append(ProbeFailed.of("the memray recording", exc).message)
+
+
+async def _traced(instruments: Instruments, provider: RunProvider, run: _Run) -> TraceRecord | None:
+    """The traced runs; a tracing that fails leaves the leak without its allocation sites
+    and paths, and says why."""
+    assert run.measure is not None
+    try:
+        return await trace_allocations(instruments, provider, run.measure)
+    except ProbeFailed as failed:
+        run.trace = TraceResult(failure=failed.message)
+    except Exception as exc:
+        run.trace = TraceResult(failure=ProbeFailed.of("tracing the allocations", exc).message)
+    return None
 
 
 def make_provider(target: Target, settings: Settings) -> RunProvider:
@@ -210,6 +244,7 @@ def analyze(settings: Settings, observer: Observer = ignore) -> Report:
         trace=run.trace,
         explain=explained,
         memray=run.memray,
+        probe_failures=list(run.probe_failures),
     )
     if interrupted:
         measured = len(results.measure.runs)

@@ -11,6 +11,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -252,6 +253,51 @@ def test_a_replaced_gc_collect_is_noted_and_does_not_fake_a_leak() -> None:
     assert result.code == 0, result.stderr
     assert result.report["verdict"] != "leak"
     assert any("replaced gc.collect" in note for note in result.report["notes"])
+
+
+def probe_failures(report: dict[str, Any]) -> list[str]:
+    return [r["message"] for r in report["reasons"] if r["code"] == "probe_failed"]
+
+
+def test_a_probe_the_target_breaks_after_the_runs_keeps_the_verdict_and_says_why() -> None:
+    # The measured runs count bytes without tracemalloc; the traced runs after them need it.
+    result = run_cli("run", f"{LIFECYCLE}:TracingStopperWorkflow", "-n", "6", "--json", "-")
+    assert result.code == 0, result.stderr
+    report = result.report
+    assert report["verdict"] == "leak"
+    assert probe_failures(report) == [
+        "tracing the allocations failed: tracemalloc was stopped during the traced runs: "
+        "the leak has no allocation sites or retention path"
+    ]
+    assert report["findings"]
+    for finding in report["findings"]:
+        assert finding["unexplained"] == (
+            "not explained: tracing the allocations failed: tracemalloc was stopped during "
+            "the traced runs"
+        )
+    assert "probe_failed" in result.stdout + result.stderr
+
+
+def test_a_probe_the_target_breaks_during_the_runs_is_inconclusive_not_ok() -> None:
+    # Traced from start-up, the measured runs count bytes with tracemalloc, which the target
+    # stops in its second: every count after that would read as a fall in memory.
+    result = run_cli(
+        "run",
+        f"{LIFECYCLE}:TracingStopperWorkflow",
+        "-n",
+        "6",
+        "--json",
+        "-",
+        env={"PYTHONTRACEMALLOC": "1"},
+    )
+    assert result.code == 0, result.stderr
+    report = result.report
+    assert report["verdict"] == "inconclusive"
+    assert len(report["runs"]) == 1
+    assert probe_failures(report) == [
+        "the byte count failed: tracemalloc was stopped during the runs: measuring stopped "
+        "there, and only the 1 run measured before it was judged"
+    ]
 
 
 def test_objects_that_cannot_be_looked_at_do_not_break_the_probes() -> None:

@@ -56,8 +56,37 @@ def _counts_text(counts: dict[str, int], limit: int = 4) -> str:
     return text
 
 
+def thread_starts(runs: Sequence[RunSample]) -> list[int]:
+    """Indexes (into ``runs``) of the runs after which more threads were alive than before,
+    when the thread count itself does not grow steadily: a thread pool (asyncio's default
+    executor behind ``asyncio.to_thread``) starts a worker whenever no idle one is ready, so
+    on a busy machine it grows towards its size at runs that timing picks. A run that starts
+    threads without end keeps a steady rise, and nothing is set aside for it."""
+    counts = [r.threads for r in runs]
+    if len(counts) < 2 or not all(counts):
+        return []
+    if trend("threads", "threads", counts, OBJECT_GROWTH_THRESHOLD).growing:
+        return []
+    return [k for k in range(1, len(counts)) if counts[k] > counts[k - 1]]
+
+
+def _without_steps(values: Sequence[float], steps: Sequence[int]) -> list[float]:
+    """``values`` with the change at each index of ``steps`` taken out of every later value."""
+    if not steps:
+        return list(values)
+    left_out = set(steps)
+    adjusted = [values[0]]
+    for k in range(1, len(values)):
+        change = 0.0 if k in left_out else values[k] - values[k - 1]
+        adjusted.append(adjusted[-1] + change)
+    return adjusted
+
+
 def compute_trends(runs: Sequence[RunSample], settings: Settings) -> list[Trend]:
     ok_runs = list(runs)
+    # What a new thread of a pool brings (its Thread, locks, weak references, stack data) is
+    # the pool's, not the runs': the runs that started one are left out of the heap trends.
+    starts = thread_starts(ok_runs)
     return [
         trend(
             "retained framework objects",
@@ -65,14 +94,35 @@ def compute_trends(runs: Sequence[RunSample], settings: Settings) -> list[Trend]
             [r.framework_alive_after_gc for r in ok_runs],
             OBJECT_GROWTH_THRESHOLD,
         ),
-        trend("live objects", "objects", [r.gc_objects for r in ok_runs], OBJECT_GROWTH_THRESHOLD),
+        trend(
+            "live objects",
+            "objects",
+            _without_steps([r.gc_objects for r in ok_runs], starts),
+            OBJECT_GROWTH_THRESHOLD,
+        ),
         trend(
             "retained memory",
             "bytes",
-            [r.traced_bytes for r in ok_runs],
+            _without_steps([r.traced_bytes for r in ok_runs], starts),
             settings.growth_bytes_threshold,
         ),
     ]
+
+
+def thread_note(runs: Sequence[RunSample]) -> str | None:
+    """Says which runs' heap changes the trends left out, and why."""
+    starts = thread_starts(runs)
+    if not starts:
+        return None
+    first, last = runs[starts[0] - 1].threads, runs[starts[-1]].threads
+    which = ", ".join(str(runs[k].index) for k in starts[:8])
+    more = f" and {len(starts) - 8} more" if len(starts) > 8 else ""
+    return (
+        f"{len(starts)} measured run{'s' if len(starts) != 1 else ''} ({which}{more}) started "
+        f"a thread that was still running after it ({first} → {last} threads, not growing "
+        "steadily: a thread pool filling up); what those runs added to the heap is left out "
+        "of the live-object and memory trends"
+    )
 
 
 def direct_retention(runs: Sequence[RunSample]) -> float | None:

@@ -20,6 +20,7 @@ from wfleak.model import RunSample, Settings, StopReason
 from wfleak.phases.progress import Observer
 from wfleak.probes import allocator, collector, memory
 from wfleak.probes import leftovers as leftover_probe
+from wfleak.probes.failure import ProbeFailed
 from wfleak.probes.tracker import ObjectTracker
 from wfleak.serde import from_jsonable, to_jsonable
 
@@ -85,6 +86,10 @@ def heap_built_uncollected() -> Iterator[None]:
 
 
 def traced_bytes() -> int:
+    if not tracemalloc.is_tracing():
+        # Stopped by the target (a library tracing allocations of its own): from here on the
+        # count would read as zero, a fall in memory that never happened.
+        raise ProbeFailed("the byte count failed: tracemalloc was stopped during the runs")
     return tracemalloc.get_traced_memory()[0]
 
 

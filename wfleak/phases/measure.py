@@ -9,6 +9,7 @@ view, so what the probes count is what the runs left behind.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from wfleak.phases.progress import Progress
 from wfleak.probes import collector, memory
 from wfleak.probes import leftovers as leftover_probe
 from wfleak.probes.cycles import collect_cycle_garbage
+from wfleak.probes.failure import ProbeFailed
 from wfleak.probes.process import rss_bytes
 from wfleak.serde import from_jsonable, to_jsonable
 
@@ -46,6 +48,8 @@ class MeasureResult:
     cycle_sketch: CycleSketch | None = None
     decision: Decision | None = None
     """With ``iterations = "auto"``: the evidence that stopped measuring before the cap."""
+    probe_failure: str | None = None
+    """Which probe could not measure after a run, and why: measuring stopped there."""
 
 
 class Measurer:
@@ -61,15 +65,25 @@ class Measurer:
         self.retained_by_type: dict[str, int] = {}
         self.leftovers: list[Leftover] = []
         self.decision: Decision | None = None
+        self.probe_failure: str | None = None
         self.dropped_timers = 0
         self.record_bytes = instruments.tracker.ref_bytes()
         instruments.own_counters.append(self.first_types)
 
     async def _measure_one(self, provider: RunProvider, index: int) -> tuple[RunSample, RunOutcome]:
-        tools = self.instruments
         started = time.perf_counter()
-        outcome = await tools.run_once(provider)
+        outcome = await self.instruments.run_once(provider)
         duration = time.perf_counter() - started
+        try:
+            return await self._probe(index, outcome, duration), outcome
+        except ProbeFailed:
+            raise
+        except Exception as exc:
+            # The run finished; what broke is the measurement of it.
+            raise ProbeFailed.of(f"the probes after measured run {index}", exc) from None
+
+    async def _probe(self, index: int, outcome: RunOutcome, duration: float) -> RunSample:
+        tools = self.instruments
         await tools.settle_callbacks()
         created = tools.adopt_young()
         alive_before = tools.tracker.alive()
@@ -118,7 +132,8 @@ class Measurer:
             pending_tasks=pending,
             live_timers=live_timers,
             cancelled_timers=cancelled_timers,
-        ), outcome
+            threads=threading.active_count(),
+        )
 
     def _decided(self, index: int, looks: tuple[int, ...]) -> bool:
         """With ``iterations = "auto"``, at a planned look: is the evidence decisive?"""
@@ -141,11 +156,16 @@ class Measurer:
         tools.observer(Progress("measure", 0, total))
         with collector_paused():
             for index in range(1, total + 1):
-                sample, outcome = await self._measure_one(provider, index)
+                try:
+                    sample, outcome = await self._measure_one(provider, index)
+                except ProbeFailed as failed:
+                    # The samples so far stay good evidence; the ones after would not be.
+                    self.probe_failure = failed.message
+                    break
                 self.samples.write(sample)
                 tools.observer(Progress("measure", index, total, sample=sample))
-                if index == 1:
-                    self.first_types.update(memory.live_type_counts(tools.is_own))
+                if index == 1 and not self._count_types(self.first_types, "after"):
+                    break
                 del sample
                 if not outcome.ok:
                     self.failures += 1
@@ -155,7 +175,23 @@ class Measurer:
                 if planned and self._decided(index, planned):
                     break
             tools.observer(Progress("analyse", 0, 1))
-            self.last_types = memory.live_type_counts(tools.is_own)
+            if self._count_types(self.last_types, "at the end of"):
+                self._summarise_leftovers()
+
+    def _count_types(self, counts: Counter[str], when: str) -> bool:
+        """Live objects by type into ``counts``; False (and the failure kept) if it failed."""
+        try:
+            counts.update(memory.live_type_counts(self.instruments.is_own))
+        except Exception as exc:
+            if self.probe_failure is None:
+                what = f"counting live objects by type {when} the measured runs"
+                self.probe_failure = ProbeFailed.of(what, exc).message
+            return False
+        return True
+
+    def _summarise_leftovers(self) -> None:
+        tools = self.instruments
+        try:
             self.retained_by_type = tools.tracker.alive_by_type()
             tasks = [
                 t
@@ -175,6 +211,10 @@ class Measurer:
                     )
                 )
             del tasks, timers
+        except Exception as exc:
+            if self.probe_failure is None:
+                what = "counting what the measured runs left"
+                self.probe_failure = ProbeFailed.of(what, exc).message
 
     def result(self, stop: tuple[StopReason, str] | None = None) -> MeasureResult:
         """What was measured; ``stop`` overrides why measuring ended (an interruption)."""
@@ -189,6 +229,7 @@ class Measurer:
             leftovers=list(self.leftovers),
             cycle_sketch=self.instruments.cycles.sketch,
             decision=self.decision,
+            probe_failure=self.probe_failure,
         )
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from wfleak import framework
 from wfleak.analysis.explain import CycleSketch, cycle_finding
-from wfleak.analysis.verdict import decide, format_growth, judge, per_run
+from wfleak.analysis.verdict import decide, format_growth, judge, per_run, thread_note
 from wfleak.model import (
     Environment,
     Finding,
@@ -36,6 +36,8 @@ class PhaseResults:
     trace: TraceResult = field(default_factory=TraceResult)
     explain: ExplainResult = field(default_factory=ExplainResult)
     memray: MemraySummary | None = None
+    probe_failures: list[str] = field(default_factory=list)
+    """Probes outside the measured runs that failed (the memray recording)."""
     stop: StopReason | None = None
     """Why the analysis ended early when no phase says so itself (an interruption)."""
     stop_message: str | None = None
@@ -109,6 +111,35 @@ def _stop(results: PhaseResults) -> tuple[StopReason | None, str | None]:
     return None, None
 
 
+def _probe_reasons(results: PhaseResults, runs: int) -> list[Reason]:
+    reasons = []
+    if results.measure.probe_failure is not None:
+        judged = (
+            "no run was measured before it"
+            if not runs
+            else f"only the {runs} run{'s' if runs != 1 else ''} measured before it "
+            f"{'were' if runs != 1 else 'was'} judged"
+        )
+        reasons.append(
+            Reason(
+                ReasonCode.PROBE_FAILED,
+                f"{results.measure.probe_failure}: measuring stopped there, and {judged}",
+            )
+        )
+    if results.trace.failure is not None:
+        reasons.append(
+            Reason(
+                ReasonCode.PROBE_FAILED,
+                f"{results.trace.failure}: the leak has no allocation sites or retention path",
+            )
+        )
+    reasons += [
+        Reason(ReasonCode.PROBE_FAILED, f"{failure}: the report has no memray summary")
+        for failure in results.probe_failures
+    ]
+    return reasons
+
+
 def _budget_reasons(stop: StopReason | None, message: str | None) -> list[Reason]:
     if stop is StopReason.MAX_TIME:
         return [
@@ -147,7 +178,9 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
     )
     explained = [per_run(f, len(runs)) for f in results.explain.findings]
     unexplained = results.explain.unexplained or (
-        "" if results.trace.runs else "not explained: the analysis ended before tracing"
+        ""
+        if results.trace.runs
+        else f"not explained: {results.trace.failure or 'the analysis ended before tracing'}"
     )
     findings = merge_explanations(
         assessment.findings,
@@ -157,7 +190,12 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         unexplained,
         settings.workflow_mode,
     )
-    reasons = [*assessment.reasons, *_budget_reasons(stop, stop_message), *results.explain.reasons]
+    reasons = [
+        *assessment.reasons,
+        *_probe_reasons(results, len(runs)),
+        *_budget_reasons(stop, stop_message),
+        *results.explain.reasons,
+    ]
     return Report(
         target=settings.target,
         environment=environment,
@@ -176,7 +214,11 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         type_growth=measure.type_growth,
         allocation_sites=results.trace.allocation_sites,
         leftovers=[*measure.leftovers, *results.settle.leftovers()],
-        notes=[*results.settle.notes(), *results.explain.notes],
+        notes=[
+            *results.settle.notes(),
+            *[note for note in [thread_note(runs)] if note],
+            *results.explain.notes,
+        ],
         warnings=framework.unsupported_releases(
             {
                 "llama-index-core": environment.llama_index_core,

@@ -17,6 +17,7 @@ from wfleak.phases.measure import MeasureResult
 from wfleak.phases.progress import Progress
 from wfleak.probes import collector, memory
 from wfleak.probes import leftovers as leftover_probe
+from wfleak.probes.failure import ProbeFailed
 
 TRACED_RUNS = 4
 """Runs traced with full tracebacks after measured runs that found a leak: the snapshots
@@ -48,16 +49,19 @@ class TraceResult:
     runs: int = 0
     """Traced runs done (0: nothing leaked, so nothing was traced)."""
     allocation_sites: list[AllocationSite] = field(default_factory=list)
+    failure: str | None = None
+    """Why tracing could not be done, when it was needed (a probe that failed)."""
 
     @classmethod
     def of(cls, record: TraceRecord | None) -> TraceResult:
         """The allocation sites that grew, read once tracing has stopped."""
         if record is None:
             return cls()
-        return cls(
-            runs=TRACED_RUNS,
-            allocation_sites=memory.growing_sites(record.first_snapshot, record.last_snapshot),
-        )
+        try:
+            sites = memory.growing_sites(record.first_snapshot, record.last_snapshot)
+        except Exception as exc:
+            return cls(failure=ProbeFailed.of("reading the allocation sites", exc).message)
+        return cls(runs=TRACED_RUNS, allocation_sites=sites)
 
 
 def _made_by_analysis(obj: object) -> bool:
@@ -129,5 +133,10 @@ async def trace_allocations(
         if index == 1:
             first = memory.take_snapshot()
         instruments.observer(Progress("trace", index, total))
+    if not tracemalloc.is_tracing():
+        # Stopped by the target: snapshots and allocation sites would be silently missing.
+        raise ProbeFailed(
+            "tracing the allocations failed: tracemalloc was stopped during the traced runs"
+        )
     last = memory.take_snapshot()
     return TraceRecord(_leak_candidates(instruments, measured), first, last)
