@@ -422,3 +422,27 @@ def test_a_hostile_heap_ends_in_an_elided_path_or_a_stated_budget(target: str, m
     # Both ends of the path, not all of it, in every output.
     assert len(result.stdout) < 200_000
     assert len(result.stderr) < 30_000
+
+
+def test_a_run_leaving_a_huge_garbage_ring_is_a_cycle_not_a_hang() -> None:
+    # A short --timeout makes the hang watchdog strict: the ring search must keep beating.
+    result = run_cli(
+        "run",
+        "tests/fixtures/big_graphs.py:GarbageRingWorkflow",
+        "-n",
+        "6",
+        "--warmup",
+        "1",
+        "--timeout",
+        "2",
+        "--json",
+        "-",
+    )
+    assert result.code == 0, result.stderr
+    report = result.report
+    assert report["complete"] is True, report["stop_message"]
+    assert report["verdict"] == "cycle"
+    (cycle,) = [f for f in report["findings"] if f["kind"] == "cycle"]
+    assert cycle["objects_per_run"] >= 100_000
+    # A ring, or the stated reason there is none.
+    assert cycle["path"] or any("cycle inspection" in note for note in report["notes"])

@@ -10,9 +10,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 
+TICK_EVERY = 4096
+"""Nodes visited between two calls of ``tick`` (which may end the search by raising)."""
 
-def strongly_connected(count: int, successors: Callable[[int], Sequence[int]]) -> list[list[int]]:
-    """Components with more than one node, or a node that refers to itself."""
+
+def strongly_connected(
+    count: int,
+    successors: Callable[[int], Sequence[int]],
+    tick: Callable[[], None] | None = None,
+) -> list[list[int]]:
+    """Components with more than one node, or a node that refers to itself; ``tick`` is
+    called every ``TICK_EVERY`` nodes, for a caller with a budget."""
     index_of = [-1] * count
     low = [0] * count
     on_stack = [False] * count
@@ -28,6 +36,8 @@ def strongly_connected(count: int, successors: Callable[[int], Sequence[int]]) -
             if child_pos == 0:
                 index_of[node] = low[node] = counter
                 counter += 1
+                if tick is not None and counter % TICK_EVERY == 0:
+                    tick()
                 stack.append(node)
                 on_stack[node] = True
             children = successors(node)

@@ -11,6 +11,7 @@ import functools
 import gc
 import json
 import re
+import time
 import tracemalloc
 import types
 from collections import Counter, defaultdict
@@ -696,29 +697,96 @@ class CycleSketch:
     start_type: str
 
 
+INSPECTION_BUDGET_S = 10.0
+"""Seconds the ring search may take for one run's garbage; past it, the CYCLE finding has its
+figures and no ring, and says so."""
+INSPECTION_MAX_OBJECTS = 2_000_000
+"""Garbage objects of one run beyond which no ring is searched for (its index alone would
+take hundreds of MB)."""
+BEAT_S = 1.0
+"""Seconds between two heartbeats while the ring is searched for, so the worker is seen to be
+alive by the hang watchdog whatever its ``--timeout``."""
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _spaced(count: int) -> str:
+    return f"{count:,}".replace(",", " ")
+
+
 class CycleInspector:
     """Handed to the cycle probe: finds the ring that holds the run's framework objects.
 
     It runs between measured runs, so it keeps its result as one JSON string: a string is
-    not tracked by the GC and does not grow the object counts of the runs that follow.
+    not tracked by the GC and does not grow the object counts of the runs that follow. The
+    search is bounded (``budget_s``, ``max_objects``); cut short, it keeps why as ``cut``,
+    and ``beat`` is called about every ``BEAT_S`` while it works.
     """
 
-    def __init__(self, is_framework: Callable[[type], bool]) -> None:
+    def __init__(
+        self,
+        is_framework: Callable[[type], bool],
+        *,
+        beat: Callable[[], None] | None = None,
+        budget_s: float = INSPECTION_BUDGET_S,
+        max_objects: int = INSPECTION_MAX_OBJECTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._is_framework = is_framework
         self._sketch_json: str | None = None
         self.run = 0
+        self.beat = beat
+        self.budget_s = budget_s
+        self.max_objects = max_objects
+        self._clock = clock
+        self.cut: str | None = None
+        """Why the ring search of a run was cut short, when it was (no ring then)."""
 
     def __call__(self, garbage: list[Any], framework_types: dict[str, int]) -> None:
         # The first run whose garbage holds framework objects; else the second run's garbage.
-        if self._sketch_json is not None or not (framework_types or self.run == 2):
+        if self._sketch_json is not None or self.cut is not None:
             return
+        if not (framework_types or self.run == 2):
+            return
+        if len(garbage) > self.max_objects:
+            self.cut = (
+                f"the cycle inspection of run {self.run} was skipped: {_spaced(len(garbage))} "
+                f"garbage objects, more than its limit of {_spaced(self.max_objects)}, so the "
+                "CYCLE finding has no ring"
+            )
+            return
+        started = last_beat = self._clock()
+
+        def tick() -> None:
+            nonlocal last_beat
+            now = self._clock()
+            if now - started > self.budget_s:
+                raise _OverBudget
+            if self.beat is not None and now - last_beat >= BEAT_S:
+                last_beat = now
+                self.beat()
+
+        try:
+            self._inspect(garbage, tick)
+        except _OverBudget:
+            self.cut = (
+                f"the cycle inspection of run {self.run} stopped at its budget of "
+                f"{self.budget_s:g} s ({_spaced(len(garbage))} garbage objects), so the CYCLE "
+                "finding has no ring"
+            )
+
+    def _inspect(self, garbage: list[Any], tick: Callable[[], None]) -> None:
         position = {id(obj): k for k, obj in enumerate(garbage)}
         successors: list[list[int]] = []
-        for obj in garbage:
+        for k, obj in enumerate(garbage):
+            if k % 4096 == 0:
+                tick()
             successors.append(
                 [j for r in gc.get_referents(obj) if (j := position.get(id(r))) is not None]
             )
-        components = strongly_connected(len(garbage), lambda k: successors[k])
+        components = strongly_connected(len(garbage), lambda k: successors[k], tick)
         if not components:
             return
         best_component, start = self._choose(garbage, components)

@@ -17,7 +17,7 @@ from wfleak import framework
 from wfleak.analysis.explain import CycleInspector
 from wfleak.driver import RunOutcome, RunProvider, run_with_timeout
 from wfleak.model import RunSample, Settings, StopReason
-from wfleak.phases.progress import Observer
+from wfleak.phases.progress import Observer, Progress
 from wfleak.probes import allocator, collector, memory
 from wfleak.probes import leftovers as leftover_probe
 from wfleak.probes.failure import ProbeFailed
@@ -129,13 +129,19 @@ class Instruments:
         self.framework_types = framework.FrameworkTypes()
         self.tracker = ObjectTracker(self.framework_types.__contains__)
         self.timers = ObjectTracker(leftover_probe.is_timer)
-        self.cycles = CycleInspector(self.framework_types.__contains__)
+        self.cycles = CycleInspector(self.framework_types.__contains__, beat=self._inspecting)
         self.allocated: Callable[[], int] = allocator.in_use_bytes
         # Load the allocator probes (their ctypes handles and caches) before any run, so what
         # they keep is never counted among the runs' objects.
         allocator.supported()
         self.own_counters: list[Counter[str]] = []
         """Type counts the measure phase keeps while it counts again (not the runs' objects)."""
+
+    def _inspecting(self) -> None:
+        """A heartbeat while a run's cycle garbage is searched for its ring."""
+        done = max(0, self.cycles.run - 1)
+        total = self.settings.most_iterations
+        self.observer(Progress("measure", done, total, message="inspecting the cycle garbage"))
 
     def is_own(self, obj: object) -> bool:
         return (

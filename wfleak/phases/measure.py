@@ -50,6 +50,8 @@ class MeasureResult:
     """With ``iterations = "auto"``: the evidence that stopped measuring before the cap."""
     probe_failure: str | None = None
     """Which probe could not measure after a run, and why: measuring stopped there."""
+    cycle_cut: str | None = None
+    """Why the ring of the cycle garbage was not searched for to the end, when it was not."""
 
 
 class Measurer:
@@ -230,6 +232,7 @@ class Measurer:
             cycle_sketch=self.instruments.cycles.sketch,
             decision=self.decision,
             probe_failure=self.probe_failure,
+            cycle_cut=self.instruments.cycles.cut,
         )
 
     def close(self) -> None:

@@ -216,7 +216,7 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         leftovers=[*measure.leftovers, *results.settle.leftovers()],
         notes=[
             *results.settle.notes(),
-            *[note for note in [thread_note(runs)] if note],
+            *[note for note in [thread_note(runs), measure.cycle_cut] if note],
             *results.explain.notes,
         ],
         warnings=framework.unsupported_releases(
