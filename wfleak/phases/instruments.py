@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from wfleak import framework
+from wfleak.analysis import owner
 from wfleak.analysis.explain import CycleInspector
 from wfleak.driver import RunOutcome, RunProvider, run_with_timeout
 from wfleak.model import RunSample, Settings, StopReason
@@ -171,6 +172,7 @@ class Instruments:
         """Let wfleak's own lazy caches (JSON encoder, regexes) fill before the heap is frozen,
         so they do not show up as growth of the first measured run."""
         json.dumps(to_jsonable(RunSample(index=0, ok=True, duration_s=0.0)))
+        owner.warm()
         memory.take_snapshot()
         memory.live_type_counts(self.is_own, [self])
 
