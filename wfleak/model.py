@@ -41,6 +41,9 @@ class ReasonCode(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"
     EXPLANATION_FAILED = "explanation_failed"
     HELD_BY_PENDING_TIMER = "held_by_pending_timer"
+    STOPPED = "stopped"
+    """A signal ended measuring before the planned runs: flat trends over the runs done so far
+    are not the OK the full run would have earned."""
 
 
 @dataclass(frozen=True)

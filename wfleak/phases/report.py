@@ -149,6 +149,14 @@ def _budget_reasons(stop: StopReason | None, message: str | None) -> list[Reason
                 "time or run fewer iterations",
             )
         ]
+    if stop in (StopReason.INTERRUPTED, StopReason.TERMINATED):
+        return [
+            Reason(
+                ReasonCode.STOPPED,
+                f"{message or stop.value}: only the runs measured so far were judged; run it "
+                "to the end for a verdict",
+            )
+        ]
     return []
 
 
@@ -157,7 +165,9 @@ def stopped(report: Report, stop: StopReason, message: str) -> Report:
     ``--max-time`` reports an interruption, and only the parent knows which it was. The
     findings stand; the reasons (and so the verdict) follow the stop, as :func:`build_report`
     gives them."""
-    reasons = [r for r in report.reasons if r.code is not ReasonCode.BUDGET_EXCEEDED]
+    reasons = [
+        r for r in report.reasons if r.code not in (ReasonCode.BUDGET_EXCEEDED, ReasonCode.STOPPED)
+    ]
     reasons += _budget_reasons(stop, message)
     return replace(
         report,
