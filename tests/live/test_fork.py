@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from typing import Any
@@ -99,3 +100,30 @@ def test_a_child_past_the_wall_limit_is_killed_and_said_so(monkeypatch: pytest.M
     monkeypatch.setattr(fork, "build_index", lambda *_: time.sleep(3600))
     result = fork.explain_in_fork(Suspects("x", [object()], {"object": 1}, []), wall_limit=0.5)
     assert result.error == "the analysis was still running after 0.5 s and was stopped"
+
+
+WHOLE_HEAP_AFTER_WARM_UP = """
+import sys
+from wfleak.live import analysis, fork
+analysis.warm_up()
+# Many types of wfleak's own make the index look at many suspect types, as on a big service.
+kinds = [type(f"Own{i}", (), {"__module__": "wfleak.testing"}) for i in range(300)]
+own = [kind() for kind in kinds]
+sys.meta_path.insert(0, fork._NoImports())
+suspects = analysis.Suspects("w", [], {}, [])
+index = analysis.build_index(None, suspects)
+print(len(index.objects))
+"""
+
+
+def test_after_the_warm_up_indexing_the_whole_heap_imports_nothing() -> None:
+    # A fresh interpreter: what the test session imported must not stand in for the warm-up.
+    result = subprocess.run(
+        [sys.executable, "-c", WHOLE_HEAP_AFTER_WARM_UP],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 10_000

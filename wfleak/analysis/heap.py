@@ -141,7 +141,13 @@ class HeapIndex:
         )
         if suspects:
             type_ids = np.fromiter(map(id, map(type, objects)), dtype=np.int64, count=len(objects))
-            asked = np.flatnonzero(np.isin(type_ids, suspects))
+            # By binary search, not np.isin: past a few dozen suspect types np.isin goes
+            # through np.unique, which imports numpy.ma on first use, and the watcher's fork
+            # child may import nothing.
+            known = np.sort(np.fromiter(suspects, dtype=np.int64, count=len(suspects)))
+            at = np.minimum(np.searchsorted(known, type_ids), len(known) - 1)
+            asked = np.flatnonzero(known[at] == type_ids)
+            del known, at
             del type_ids
             excluded[asked] = [exclude(objects[i]) for i in asked.tolist()]
         for i in self._positions(np.fromiter(ids, dtype=np.int64, count=len(ids))):
