@@ -82,6 +82,14 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) -> 
         time.sleep(0.05)
 
 
+def default_signals() -> None:
+    """For ``preexec_fn``: the signals a test sends get their default dispositions. A test run
+    started in the background or under ``nohup`` hands its children SIGINT and SIGHUP ignored,
+    and wfleak rightly keeps an ignored signal ignored, as a terminal user's would not be."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def interrupt_cli(
     *args: str,
     mark: Path,
@@ -98,6 +106,7 @@ def interrupt_cli(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
     try:
         wait_for(lambda: mark.exists() or process.poll() is not None, f"{mark} to appear")

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import cli_env, run_cli
+from tests.conftest import cli_env, default_signals, run_cli
 from tests.e2e.test_check import CLEAN, CRASHING, LEAKY, make_project
 
 MARKED = """
@@ -85,6 +85,7 @@ def test_ctrl_c_stops_every_worker_and_keeps_each_target_measured(tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
     try:
         # Both targets' workers are running their workflow (each marks with its own pid).

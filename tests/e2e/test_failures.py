@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, interrupt_cli, last_line, run_cli
+from tests.conftest import ROOT, cli_env, default_signals, interrupt_cli, last_line, run_cli
 from tests.fixtures.lifecycle import SECRET
 
 BROKEN = "tests/fixtures/broken.py"
@@ -164,6 +164,7 @@ def test_a_signal_at_any_moment_of_start_up_gives_no_traceback(after: float) -> 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
     deadline = time.monotonic() + after
     while time.monotonic() < deadline:
