@@ -247,14 +247,7 @@ def _task_creation(objects: Sequence[Any], allocation: dict[int, list[Frame]]) -
 
 def _cache_definition(objects: Sequence[Any]) -> Frame | None:
     for obj in objects:
-        # By the type's own name: functools' C wrapper has no importable class to compare to.
-        if type(obj).__name__ != "_lru_cache_wrapper":
-            continue
-        try:
-            wrapped = object.__getattribute__(obj, "__wrapped__")
-        except AttributeError:
-            continue
-        code = owner.code_of(wrapped)
+        code = owner.cached_function_code(obj)
         if code is not None:
             user = is_user_file(code.co_filename)
             return Frame(display_path(code.co_filename), code.co_firstlineno, user=user)

@@ -244,6 +244,18 @@ def code_of(obj: Any) -> types.CodeType | None:
     return None
 
 
+def cached_function_code(obj: Any) -> types.CodeType | None:
+    """The code of the function a ``functools.lru_cache`` / ``cache`` wrapper caches, read
+    from the wrapper's namespace; None for any other object."""
+    if type(obj) is not functools._lru_cache_wrapper:
+        return None
+    try:
+        wrapped = object.__getattribute__(obj, "__wrapped__")
+    except AttributeError:
+        return None
+    return code_of(wrapped)
+
+
 def owner_of_object(obj: Any) -> Owner:
     """The owner of the code behind ``obj``: a module's or a class's own file, a function's
     or coroutine's (or task's) code, else the file that defines its type."""

@@ -269,14 +269,7 @@ def _dependency_calls() -> set[int]:
 
 def _cache(hops: Sequence[Hop], final: Any) -> WebHolder | None:
     for obj in [*(hop.holder for hop in hops), final]:
-        # By the type's own name: functools' C wrapper has no importable class to compare to.
-        if type(obj).__name__ != "_lru_cache_wrapper":
-            continue
-        try:
-            wrapped = object.__getattribute__(obj, "__wrapped__")
-        except AttributeError:
-            continue
-        code = owner.code_of(wrapped)
+        code = owner.cached_function_code(obj)
         if code is None or not is_user_file(code.co_filename):
             # A library's own cache (a web framework's cache of the route functions) is no
             # holder the service's developer made.
