@@ -250,4 +250,20 @@ def test_distribution_files_are_read_once_and_cover_the_framework() -> None:
 
     files = owner._distribution_files()
     assert owner._distribution_files() is files
-    assert files[owner._normalise(module.__file__ or "")][0] == "llama-index-workflows"
+    listed = files[owner._normalise(module.__file__ or "")]
+    assert owner._identity(listed) == ("llama-index-workflows", listed.version)
+
+
+def test_record_rows_are_read_as_csv_paths() -> None:
+    record = 'pkg/__init__.py,sha256=abc,10\n"pkg/a,b.py",sha256=def,3\n../../bin/tool.py,,\n'
+    assert list(owner._record_paths(record)) == [
+        "pkg/__init__.py",
+        "pkg/a,b.py",
+        "../../bin/tool.py",
+    ]
+
+
+def test_only_paths_that_normalising_would_change_are_normalised() -> None:
+    assert owner._is_normal("pkg/sub/mod.py")
+    for changed in ("../bin/x.py", "./pkg/x.py", "pkg/../x.py", "pkg//x.py", "/abs/x.py"):
+        assert not owner._is_normal(changed), changed

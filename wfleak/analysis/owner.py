@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import csv
 import functools
 import importlib.metadata
 import os
@@ -92,26 +93,71 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _record_paths(text: str) -> Iterator[str]:
+    """The paths a RECORD file lists. Its rows are CSV, but a path needs quoting only when it
+    holds a comma or a quote, so the csv module is kept for those rows."""
+    for line in text.splitlines():
+        if line.startswith('"'):
+            row = next(csv.reader([line]), None)
+            if row:
+                yield row[0]
+        else:
+            yield line.partition(",")[0]
+
+
+def _listed_files(dist: importlib.metadata.Distribution) -> Iterator[str]:
+    """The relative paths of ``dist``'s file list, read straight from its RECORD when it has
+    one: ``Distribution.files`` builds a path object per entry, most of the index's cost."""
+    record = dist.read_text("RECORD")
+    if record is not None:
+        yield from _record_paths(record)
+        return
+    for entry in dist.files or ():
+        yield "/".join(entry.parts)
+
+
+def _is_normal(relative: str) -> bool:
+    """Whether a relative POSIX path has no part that normalising would change."""
+    return not (
+        relative.startswith(("/", "./", "../"))
+        or "//" in relative
+        or "/./" in relative
+        or "/../" in relative
+    )
+
+
 @cache
-def _distribution_files() -> dict[str, tuple[str, str]]:
-    """Every installed source or extension file, mapped to its distribution and release,
-    from the distributions' own file lists (built once: some thousands of entries)."""
-    index: dict[str, tuple[str, str]] = {}
+def _distribution_files() -> dict[str, importlib.metadata.Distribution]:
+    """Every installed source or extension file, mapped to the distribution whose file list
+    has it (built once: some thousands of entries; names and versions are read only for the
+    distributions a lookup finds)."""
+    index: dict[str, importlib.metadata.Distribution] = {}
+    plain_join = os.sep == "/" and os.altsep is None
     for dist in importlib.metadata.distributions():
         try:
-            files = dist.files
-            name = dist.metadata["Name"]
-            version = str(dist.version)
-            base = str(dist.locate_file(""))
+            base = _normalise(str(dist.locate_file("")))
+            for relative in _listed_files(dist):
+                if not relative.endswith(_SOURCE_SUFFIXES):
+                    continue
+                if plain_join and _is_normal(relative):
+                    # Joining is then all that abspath and normcase would do.
+                    index.setdefault(f"{base}/{relative}", dist)
+                else:
+                    index.setdefault(_normalise(os.path.join(base, relative)), dist)
         except Exception:  # a broken metadata directory must not stop the analysis
             continue
-        if not files or not isinstance(name, str):
-            continue
-        for entry in files:
-            if entry.name.endswith(_SOURCE_SUFFIXES):
-                path = _normalise(os.path.join(base, *entry.parts))
-                index.setdefault(path, (name, version))
     return index
+
+
+@cache
+def _identity(dist: importlib.metadata.Distribution) -> tuple[str, str] | None:
+    """A distribution's name and release, or None when its metadata cannot be read."""
+    try:
+        name = dist.metadata["Name"]
+        version = str(dist.version)
+    except Exception:
+        return None
+    return (name, version) if isinstance(name, str) else None
 
 
 @cache
@@ -153,7 +199,8 @@ def owner_of_file(filename: str) -> Owner:
     if is_own_file(filename):
         return Owner(WFLEAK, file=filename)
     path = _normalise(filename)
-    found = _distribution_files().get(path)
+    listed = _distribution_files().get(path)
+    found = None if listed is None else _identity(listed)
     in_engine = any(path.startswith(d) for d in _engine_dirs())
     if found is not None:
         name, version = found
