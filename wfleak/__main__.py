@@ -16,6 +16,9 @@ def main() -> None:
         # Ctrl-C before the handlers were in place.
         sys.exit(130)
     try:
+        from wfleak import launch
+
+        launch.start_early(sys.argv[1:])
         from wfleak.cli import main as cli_main
 
         cli_main()

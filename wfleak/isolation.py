@@ -13,21 +13,18 @@ import os
 import select
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from wfleak import lifecycle
+from wfleak import launch, lifecycle
 from wfleak.errors import ExitCode, WfleakError
 from wfleak.model import Report, RunSample, Settings, StopReason
 from wfleak.phases.measure import MeasureResult
 from wfleak.phases.report import PhaseResults, build_report, stopped
 from wfleak.phases.warmup import WarmupResult
 from wfleak.pipeline import Progress, environment
-from wfleak.probes import allocator
 from wfleak.serde import from_jsonable, to_jsonable
 
 MIN_HANG_GRACE_S = 5.0
@@ -148,46 +145,27 @@ class WorkerSession:
 
     def run(self) -> Report:
         lifecycle.raise_if_received()
-        read_fd, write_fd = os.pipe()
-        os.set_inheritable(read_fd, False)
-        with tempfile.TemporaryFile(prefix="wfleak-worker-") as log, lifecycle.deferred():
-            process = subprocess.Popen(
-                [sys.executable, "-m", "wfleak.worker", str(write_fd), str(os.getpid())],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=log,
-                pass_fds=(write_fd,),
-                # Its own process group, so that killing the group ends whatever the user's
-                # code started too, and a Ctrl-C at the terminal reaches only wfleak.
-                start_new_session=True,
-                cwd=self.cwd,
-                env={**os.environ, **allocator.worker_environment()},
-            )
-            lifecycle.register_group(process.pid)
+        with lifecycle.deferred():
+            env = launch.environment()
+            worker = launch.take(self.cwd, env) or launch.spawn(self.cwd, env)
             try:
-                os.close(write_fd)
-                assert process.stdin is not None
+                assert worker.process.stdin is not None
                 with contextlib.suppress(BrokenPipeError):
-                    process.stdin.write(json.dumps(to_jsonable(self.settings)).encode())
-                    process.stdin.close()
-                report = self._supervise(process, read_fd, log)
+                    worker.process.stdin.write(json.dumps(to_jsonable(self.settings)).encode())
+                    worker.process.stdin.close()
+                report = self._supervise(worker.process, worker.events_fd, worker.log)
                 return self._stamp(report)
             finally:
-                os.close(read_fd)
-                self._end(process)
+                self._end(worker)
 
-    def _end(self, process: subprocess.Popen[bytes]) -> None:
+    def _end(self, worker: launch.Worker) -> None:
         """Give a worker that delivered a moment to exit, then end its whole group."""
         delivered = self.stream.report is not None or self.stream.error is not None
         if delivered and self._stopping is None:
             deadline = time.monotonic() + EXIT_GRACE_S
-            while not _has_exited(process.pid) and time.monotonic() < deadline:
+            while not _has_exited(worker.process.pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
-        lifecycle.kill_group(process.pid)
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
-        lifecycle.forget_group(process.pid)
+        launch.end(worker)
 
     def _stamp(self, report: Report) -> Report:
         """A worker stopped by a signal or --max-time reports it as a Ctrl-C; say which."""

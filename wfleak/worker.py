@@ -22,8 +22,10 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+from wfleak import framework
 from wfleak.errors import WfleakError
 from wfleak.model import Leftover, Report, Settings
+from wfleak.phases.instruments import collector_paused
 from wfleak.pipeline import Progress, analyze
 from wfleak.probes import collector
 from wfleak.serde import from_jsonable, json_safe, to_jsonable
@@ -109,6 +111,14 @@ def _finish(code: int) -> None:
     os._exit(code)
 
 
+def _import_engines() -> None:
+    """Import the workflow engines before reading the settings: loading any target begins
+    with them, and a worker started early (see :mod:`wfleak.launch`) imports them while the
+    command line is still being parsed. A failing import is left for the loading to report."""
+    with collector_paused(), contextlib.suppress(Exception):
+        framework.engines()
+
+
 def main(argv: list[str]) -> int:
     fd = int(argv[0])
     if len(argv) > 1:
@@ -116,10 +126,18 @@ def main(argv: list[str]) -> int:
     # Nothing the runs start may inherit the pipe: a child holding it open would keep it alive.
     os.set_inheritable(fd, False)
     pipe = EventPipe(fd)
-    settings: Settings = from_jsonable(Settings, json.loads(sys.stdin.read()))
     # The parent forwards Ctrl-C (and SIGTERM, SIGHUP, --max-time) as SIGINT; Python turns it
     # into KeyboardInterrupt, which the pipeline turns into a partial report.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _import_engines()
+    except KeyboardInterrupt:
+        _finish(0)
+    given = sys.stdin.read()
+    if not given:
+        # Started early by a command that turned out to need no analysis.
+        _finish(0)
+    settings: Settings = from_jsonable(Settings, json.loads(given))
     try:
         report: Report = analyze(settings, pipe.progress)
     except WfleakError as exc:
