@@ -12,8 +12,10 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
+from wfleak.analysis import heap
 from wfleak.analysis import referents as safe
 from wfleak.analysis.heap import BYTES_PER_EDGE, BYTES_PER_OBJECT, CHUNK, HeapIndex
 from wfleak.analysis.paths import RootFinder, shortest_path
@@ -241,3 +243,16 @@ def test_one_listing_per_chunk_gives_each_objects_referents() -> None:
         lengths.tolist() == expected_lengths.tolist() == [len(gc.get_referents(o)) for o in chunk]
     )
     assert ids.tolist() == expected_ids.tolist()
+
+
+def test_ids_of_a_list_are_its_items_ids_in_order() -> None:
+    class Listish(list[object]):
+        pass
+
+    items: list[object] = [object(), 1, "text", None, [1, 2], {"k": 1}, (), 2**70]
+    assert heap._ITEM_ARRAY_OFFSET is not None  # CPython: read as one block of addresses
+    assert heap.ids_of(items).tolist() == [id(item) for item in items]
+    assert heap.ids_of([]).tolist() == []
+    assert heap.ids_of(Listish(items)).tolist() == [id(item) for item in items]
+    big = [object() for _ in range(100_000)]
+    assert (heap.ids_of(big) == np.array([id(item) for item in big], dtype=np.int64)).all()
