@@ -170,13 +170,14 @@ class HeapIndex:
     ) -> npt.NDArray[np.bool_]:
         objects = self.objects
         excluded = np.zeros(len(objects), dtype=np.bool_)
-        suspects = (
-            [id(tp) for tp in set(map(type, objects)) if screen(tp)]
-            if exclude is not _never
-            else []
-        )
+        if exclude is _never:
+            suspects = []
+        else:
+            kinds = list(map(type, objects))
+            suspects = [id(tp) for tp in set(kinds) if screen(tp)]
         if suspects:
-            type_ids = ids_of(list(map(type, objects)))
+            type_ids = ids_of(kinds)
+            del kinds
             # By binary search, not np.isin: past a few dozen suspect types np.isin goes
             # through np.unique, which imports numpy.ma on first use, and the watcher's fork
             # child may import nothing.
