@@ -64,3 +64,29 @@ def test_flat_runs_decide_ok_only_after_enough_of_them() -> None:
 def test_growth_below_the_threshold_but_not_clearly_flat_keeps_measuring() -> None:
     # 200 B per run: under the 256 B threshold, over half of it; neither a leak nor flat.
     assert decide(runs(40, growth=200), SETTINGS) is None
+
+
+def cache_filling(count: int, filled_at: int, step: int) -> list[RunSample]:
+    """Memory that rises by ``step`` in each of the first ``filled_at`` runs, then stays."""
+    return [
+        RunSample(
+            index=i,
+            ok=True,
+            duration_s=0.0,
+            gc_objects=100,
+            traced_bytes=10_000 + step * min(i, filled_at),
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+def test_a_cache_filled_during_the_first_runs_is_ok_once_its_plateau_is_the_second_half() -> None:
+    # Seven rises of 2 KiB, then flat: over 20 runs the slope is under the 256 B threshold but
+    # over half of it; the second half is flat.
+    decision = decide(cache_filling(MIN_FLAT_RUNS, filled_at=7, step=2048), SETTINGS)
+    assert decision is not None and not decision.leaking
+
+
+def test_a_plateau_after_a_rise_above_the_threshold_keeps_measuring() -> None:
+    # Nine rises of 10 KiB: the second half of 20 runs is flat, the slope over all of them is not.
+    assert decide(cache_filling(MIN_FLAT_RUNS, filled_at=9, step=10_240), SETTINGS) is None

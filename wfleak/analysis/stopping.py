@@ -13,9 +13,11 @@ measuring stops at the first look that is decisive:
   most ``SIGNIFICANCE`` (Bonferroni's correction for looking repeatedly); the cap's own
   judgement is the usual one at ``SIGNIFICANCE``, so over a whole analysis the false-alarm
   rate is at most twice that.
-- **Flat**: after at least ``MIN_FLAT_RUNS`` runs, every trend's slope, over all runs and
-  over the second half, is below half its threshold: far enough from a leak that more runs
-  would not change the verdict. Cycle garbage does not block it; the verdict still reports it.
+- **Flat**: after at least ``MIN_FLAT_RUNS`` runs, every trend's second half rises at less
+  than half its threshold (the least a growth verdict needs of it, at any run count) and its
+  slope over all runs is below the threshold: a series that has settled, however it began.
+  A cache that fills during the first measured runs passes once its plateau makes up the
+  second half. Cycle garbage does not block it; the verdict still reports it.
 
 Otherwise measuring goes on to the cap (``max_iterations``), where the usual verdict decides.
 """
@@ -72,7 +74,7 @@ def _retained_across_runs(runs: Sequence[RunSample]) -> bool:
 
 
 def _flat(trend: Trend) -> bool:
-    return trend.slope < trend.threshold / 2 and trend.tail_slope < trend.threshold / 2
+    return trend.tail_slope < trend.threshold / 2 and trend.slope < trend.threshold
 
 
 def decide(runs: Sequence[RunSample], settings: Settings) -> Decision | None:
@@ -99,7 +101,10 @@ def decide(runs: Sequence[RunSample], settings: Settings) -> Decision | None:
                 f"{SIGNIFICANCE:g} shared by {looked} looks)",
             )
     if count >= MIN_FLAT_RUNS and all(_flat(t) for t in trends):
-        return Decision(False, f"every trend flat over {count} runs (below half its threshold)")
+        return Decision(
+            False,
+            f"every trend flat over {count} runs (its second half below half its threshold)",
+        )
     return None
 
 
