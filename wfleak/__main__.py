@@ -4,6 +4,7 @@ The signal handlers go in before anything heavy is imported, so that a Ctrl-C or
 any moment of start-up ends wfleak with its exit code and no traceback.
 """
 
+import gc
 import sys
 
 
@@ -29,6 +30,11 @@ def main() -> None:
             sys.stderr.write(f"wfleak: {lifecycle.describe(stopped.signum)}\n")
             sys.stderr.flush()
         sys.exit(lifecycle.exit_code(stopped.signum))
+    finally:
+        # Everything is written by now: the interpreter's collections on the way out would
+        # only walk what the command made (the report, rich's and typer's objects), most of
+        # its time after the worker's report arrives.
+        gc.freeze()
 
 
 if __name__ == "__main__":
