@@ -4,6 +4,7 @@ code, and the measurements taken so far are kept."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -15,7 +16,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, default_signals, interrupt_cli, last_line, run_cli
+from tests.conftest import (
+    MARK_ENV,
+    ROOT,
+    cli_env,
+    default_signals,
+    interrupt_cli,
+    last_line,
+    run_cli,
+    wait_for,
+)
 from tests.fixtures.lifecycle import SECRET
 
 BROKEN = "tests/fixtures/broken.py"
@@ -153,6 +163,43 @@ def test_a_second_signal_exits_at_once_and_leaves_nothing(tmp_path: Path) -> Non
     )
     assert result.code == 143
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def _worker_pids(parent_pid: int) -> list[int]:
+    """Live ``python -m wfleak.worker FD PARENT`` processes of the command ``parent_pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if b"wfleak.worker" in argv and argv[-2:-1] == [str(parent_pid).encode()] and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def test_a_command_killed_outright_takes_its_worker_with_it(tmp_path: Path) -> None:
+    # SIGKILL leaves the command no chance to end its worker: the kernel must (a workflow
+    # left running would go on making paid model calls).
+    mark = tmp_path / "mark"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "wfleak", "run", f"{LIFECYCLE}:LongStepWorkflow"],
+        cwd=ROOT,
+        env=cli_env() | {MARK_ENV: str(mark)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: mark.exists() or command.poll() is not None, f"{mark} to appear")
+        assert _worker_pids(command.pid), "no worker was running"
+        command.kill()
+        command.wait()
+        wait_for(lambda: not _worker_pids(command.pid), "the worker to end", timeout=30)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
 
 
 @pytest.mark.parametrize("after", [0.0, 0.2, 0.5, 1.0])
