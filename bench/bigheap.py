@@ -28,15 +28,17 @@ def _path_length(finding: dict[str, Any]) -> int | None:
 
 def _reaches_leaked(finding: dict[str, Any]) -> bool:
     nodes = {node["id"]: node for node in finding.get("nodes", [])}
-    path = finding.get("path")
-    return bool(path) and nodes[path[-1]]["type_name"].endswith("Leaked")
+    path: list[int] | None = finding.get("path")
+    if not path:
+        return False
+    return str(nodes[path[-1]]["type_name"]).endswith("Leaked")
 
 
 def _objgraph(chains: int, size: dict[str, str]) -> tuple[float, dict[str, Any]]:
     """Wall time of the whole objgraph process, and what it printed."""
     elapsed, output = run(
         [PYTHON, "-m", "bench.baselines.objgraph_chain", str(WARMUP), str(ITERATIONS), str(chains)],
-        **size,
+        size,
     )
     result: dict[str, Any] = json.loads(output)
     return elapsed, result
@@ -56,7 +58,7 @@ def _wfleak(size: dict[str, str]) -> tuple[float, dict[str, Any]]:
                 "--json",
                 str(report_path),
             ),
-            **size,
+            size,
         )
         report: dict[str, Any] = json.loads(report_path.read_text())
     return elapsed, report

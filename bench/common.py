@@ -7,7 +7,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from statistics import median
@@ -79,13 +79,15 @@ def env(**extra: str) -> dict[str, str]:
 
 
 def run(
-    command: Sequence[str], ok_codes: Sequence[int] = (0,), **extra_env: str
+    command: Sequence[str],
+    extra_env: Mapping[str, str] | None = None,
+    ok_codes: Sequence[int] = (0,),
 ) -> tuple[float, str]:
     """Wall time of one command (from process start to exit) and its stdout; an exit code
     outside ``ok_codes`` is an error."""
     started = time.perf_counter()
     done = subprocess.run(
-        list(command), cwd=ROOT, env=env(**extra_env), capture_output=True, text=True
+        list(command), cwd=ROOT, env=env(**(extra_env or {})), capture_output=True, text=True
     )
     elapsed = time.perf_counter() - started
     if done.returncode not in ok_codes:
@@ -93,8 +95,8 @@ def run(
     return elapsed, done.stdout
 
 
-def median_time(command: Sequence[str], repeat: int, **extra_env: str) -> float:
-    return median(run(command, **extra_env)[0] for _ in range(repeat))
+def median_time(command: Sequence[str], repeat: int) -> float:
+    return median(run(command)[0] for _ in range(repeat))
 
 
 def wfleak(*args: str) -> list[str]:

@@ -56,7 +56,7 @@ def _timed(job: Callable[[], Verdict]) -> tuple[float, float, Verdict]:
 
 
 def _judge(runs: Sequence[RunSample]) -> Verdict:
-    return judge(runs, Settings(target="bench", iterations=len(runs), warmup=0), {}, [])[0]
+    return judge(runs, Settings(target="bench", iterations=len(runs), warmup=0), {}, []).verdict
 
 
 def _judge_pairwise(runs: Sequence[RunSample]) -> Verdict:

@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 from bench.common import PYTHON, run, table
@@ -300,7 +301,12 @@ def measure(quick: bool = False) -> str:
 def main(argv: list[str]) -> int:
     probe, *args = argv
     numbers = [int(a) for a in args]
-    result = {"latency": probe_latency, "memory": probe_memory, "fork": probe_fork}[probe](*numbers)
+    probes: dict[str, Callable[..., dict[str, float]]] = {
+        "latency": probe_latency,
+        "memory": probe_memory,
+        "fork": probe_fork,
+    }
+    result = probes[probe](*numbers)
     print(json.dumps(result))
     return 0
 
