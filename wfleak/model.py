@@ -41,6 +41,9 @@ class ReasonCode(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"
     EXPLANATION_FAILED = "explanation_failed"
     HELD_BY_PENDING_TIMER = "held_by_pending_timer"
+    GROWTH_UNCERTAIN = "growth_uncertain"
+    """A trend rises at its threshold or more, over all runs and in their second half, but not
+    beyond the runs' noise: they neither show a leak nor rule one out."""
     STOPPED = "stopped"
     """A signal ended measuring before the planned runs: flat trends over the runs done so far
     are not the OK the full run would have earned."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.factories import KIB, runs, settings
 from wfleak.analysis.trend import MIN_POINTS
 from wfleak.analysis.verdict import judge
-from wfleak.model import FindingKind, ReasonCode, Verdict
+from wfleak.model import FindingKind, ReasonCode, RunSample, Verdict
 
 
 def codes(assessment: object) -> list[ReasonCode]:
@@ -84,3 +86,30 @@ def test_failed_runs_that_ran_are_judged_like_the_others() -> None:
     assert assessment.verdict is Verdict.CYCLE
     assert [f.kind for f in assessment.findings] == [FindingKind.CYCLE]
     assert assessment.findings[0].bytes_per_run == 90 * KIB
+
+
+def _with_bytes(kib: list[int]) -> list[RunSample]:
+    return [
+        replace(run, traced_bytes=10_000_000 + k * KIB)
+        for run, k in zip(runs(len(kib)), kib, strict=True)
+    ]
+
+
+def test_growth_at_the_threshold_but_within_the_noise_is_inconclusive_not_ok() -> None:
+    # +512 B per run over eight runs, +939 B in the second half, but p = 0.023: the runs
+    # neither show a leak nor rule one out.
+    measured = _with_bytes([0, 3, 1, 4, 2, 5, 3, 6])
+    assessment = judge(measured, settings(8), {}, [])
+    assert assessment.findings == []
+    assert assessment.verdict is Verdict.INCONCLUSIVE
+    (reason,) = assessment.reasons
+    assert reason.code is ReasonCode.GROWTH_UNCERTAIN
+    assert reason.message.startswith("retained memory rose +512 B per run over 8 measured runs")
+    assert "--iterations 50" in reason.message
+
+
+def test_noise_without_a_rise_at_the_threshold_is_ok() -> None:
+    # The same spread, no rise over all the runs (+85 B per run, under the 256 B threshold).
+    assessment = judge(_with_bytes([0, 3, 1, 2, 0, 3, 1, 2]), settings(8), {}, [])
+    assert assessment.verdict is Verdict.OK
+    assert assessment.reasons == []

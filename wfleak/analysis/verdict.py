@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from statistics import median
 
-from wfleak.analysis.trend import MIN_POINTS, trend
+from wfleak.analysis.trend import MIN_POINTS, SIGNIFICANCE, trend
 from wfleak.model import (
     Finding,
     FindingKind,
@@ -344,6 +344,32 @@ def evidence_reasons(runs: Sequence[RunSample]) -> list[Reason]:
     return reasons
 
 
+def uncertain_growth_reasons(trends: Sequence[Trend], runs: int) -> list[Reason]:
+    """Trends that rise as a leak would, over all runs and in their second half, without the
+    significance a growth verdict needs: more runs decide them, so they stand against OK."""
+    if runs < MIN_POINTS:
+        return []
+    return [
+        Reason(
+            ReasonCode.GROWTH_UNCERTAIN,
+            f"{t.metric} rose {_rate(t)} per run over {runs} measured runs, at or over the "
+            f"{_amount(t, t.threshold)} threshold, but not beyond the runs' noise "
+            f"(p = {t.p_value:.2g}, a leak needs below {SIGNIFICANCE:g}): run more iterations "
+            f"(--iterations {max(2 * runs, 50)}) to tell a leak from noise",
+        )
+        for t in trends
+        if not t.growing and t.slope >= t.threshold and t.tail_slope >= t.threshold / 2
+    ]
+
+
+def _amount(trend: Trend, value: float) -> str:
+    return format_bytes(value) if trend.unit == "bytes" else f"{value:g} {trend.unit}"
+
+
+def _rate(trend: Trend) -> str:
+    return f"+{_amount(trend, trend.slope)}"
+
+
 def decide(findings: Sequence[Finding], reasons: Sequence[Reason]) -> Verdict:
     """LEAK or CYCLE from the findings; without one, INCONCLUSIVE when a reason stands
     against OK, else OK."""
@@ -378,7 +404,7 @@ def judge(
     measured = list(runs)
     trends = compute_trends(measured, settings)
     leaks = _leak_findings(trends, retained_by_type, type_growth, measured)
-    reasons = evidence_reasons(measured)
+    reasons = evidence_reasons(measured) + uncertain_growth_reasons(trends, len(measured))
     if settled is not None and measured:
         if settled.waited_s > 0:
             leaks = _settled_away(leaks, measured, settled)
