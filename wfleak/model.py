@@ -358,6 +358,9 @@ class Finding:
     unexplained: str = ""
     """Why a LEAK has no retention path (budget reached, not reachable from a known root, an
     error while explaining); empty when it has one."""
+    also_held_by: list[str] = field(default_factory=list)
+    """Fingerprints of the other findings whose paths reach the same leaked objects: each of
+    them alone keeps the objects, and their memory is counted once."""
 
     @property
     def headline(self) -> str:

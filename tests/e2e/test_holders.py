@@ -25,6 +25,9 @@ def test_a_global_and_a_class_registry_keeping_the_same_contexts_are_two_finding
         "tests.fixtures.two_holders.HISTORY",
     ]
     assert [f["count"] for f in leaks] == [12, 12]
+    # Each names the other, and their memory is counted once.
+    assert leaks[0]["also_held_by"] == [leaks[1]["fingerprint"]]
+    assert leaks[1]["also_held_by"] == [leaks[0]["fingerprint"]]
     assert [f["fix_site"]["lineno"] for f in leaks] == [
         line_of("Registry.by_run[len(HISTORY)] = ctx"),
         line_of("HISTORY.append(ctx)"),

@@ -3,6 +3,8 @@ the phases' results."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.factories import KIB, leak, runs, settings
 from wfleak.analysis.verdict import judge
 from wfleak.model import Environment, FindingKind, Reason, ReasonCode, Report, Verdict
@@ -84,3 +86,27 @@ def test_merge_keeps_every_cycle_and_only_the_uncovered_trend_leaks() -> None:
     assert kinds == ["cycle", "leak"]
     covered = merge_explanations(assessment.findings, [leak(bytes_per_run=100 * KIB)], None)
     assert sorted(f.fingerprint for f in covered) == sorted([leak().fingerprint, "cycle-garbage"])
+
+
+def test_two_holders_of_the_same_objects_explain_their_memory_once() -> None:
+    """A global and a registry both keep each run's Context (2 KiB): 2 KiB per run, not 4."""
+    measured = MeasureResult(runs=runs(12, retained=list(range(12)), bytes_per_run=4 * KIB))
+    registry = leak("WFL001", count=12, size=2 * KIB)
+    history = leak("WFL002", count=12, size=2 * KIB)
+    registry = replace(registry, also_held_by=[history.fingerprint])
+    history = replace(history, also_held_by=[registry.fingerprint])
+    report = report_of(measured, ExplainResult(findings=[registry, history]))
+    remainder = next(f for f in report.findings if f.fingerprint == "unaccounted-memory-growth")
+    assert remainder.bytes_per_run == 2 * KIB
+    assert "they explain +2.0 KiB/run" in remainder.summary
+    # Holders of different objects each explain their own.
+    apart = report_of(
+        measured,
+        ExplainResult(
+            findings=[
+                leak("WFL001", count=12, size=2 * KIB),
+                leak("WFL002", count=12, size=2 * KIB),
+            ]
+        ),
+    )
+    assert "unaccounted-memory-growth" not in [f.fingerprint for f in apart.findings]

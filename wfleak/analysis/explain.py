@@ -433,14 +433,32 @@ def explain_leaks(
         for name, objects in by_type.items()
     }
     findings = []
+    targets: list[set[int]] = []
     for members in groups.values():
         # The member shown: of the type that holds a run together, and of those one whose
         # allocation site is known (it names the user's line), else the first found.
         members.sort(key=lambda m: (_priority(m[1]), not sites.get(id(m[1]))))
         held = _held_per_path(index, members, by_type_positions, counts, budget)
         findings.append(_leak_finding(members, held, sites))
+        targets.append({id(target) for _, target, _ in members})
+    findings = _with_shared_holders(findings, targets)
     findings.sort(key=lambda f: (-(f.retained_bytes * max(f.count, 1)), f.fingerprint))
     return _one_per_web_holder(findings)
+
+
+def _with_shared_holders(findings: list[Finding], targets: list[set[int]]) -> list[Finding]:
+    """Each finding with the fingerprints of the others that reach any of its objects."""
+    shared = []
+    for k, finding in enumerate(findings):
+        others = sorted(
+            {
+                other.fingerprint
+                for j, other in enumerate(findings)
+                if j != k and targets[j] & targets[k] and other.fingerprint != finding.fingerprint
+            }
+        )
+        shared.append(replace(finding, also_held_by=others) if others else finding)
+    return shared
 
 
 def _one_per_web_holder(findings: list[Finding]) -> list[Finding]:

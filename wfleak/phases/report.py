@@ -50,11 +50,34 @@ holds, which misses the allocators' rounding and bookkeeping, and leaves out wha
 shares with other leaked objects (the run's events a timer's copied contextvars also hold)."""
 
 
+def accounted_bytes_per_run(explained: list[Finding]) -> float:
+    """What the explained findings hold per run, findings that keep the same objects counted
+    once (by the largest of them): two holders of one run's Context do not explain twice its
+    memory."""
+    by_fingerprint = {f.fingerprint: f for f in explained}
+    group_of: dict[str, str] = {}
+
+    def group(fingerprint: str) -> str:
+        while group_of.get(fingerprint, fingerprint) != fingerprint:
+            fingerprint = group_of[fingerprint]
+        return fingerprint
+
+    for finding in explained:
+        for other in finding.also_held_by:
+            if other in by_fingerprint:
+                group_of[group(other)] = group(finding.fingerprint)
+    largest: dict[str, float] = {}
+    for finding in explained:
+        key = group(finding.fingerprint)
+        largest[key] = max(largest.get(key, 0.0), finding.bytes_per_run)
+    return sum(largest.values())
+
+
 def unaccounted_findings(
     generic: list[Finding], explained: list[Finding], growth_threshold: float
 ) -> list[Finding]:
     """Trend-level findings for the growth the explained findings do not account for."""
-    accounted = sum(f.bytes_per_run for f in explained)
+    accounted = accounted_bytes_per_run(explained)
     remainders: list[Finding] = []
     for finding in generic:
         if finding.fingerprint != "retained-memory-growth":
