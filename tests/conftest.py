@@ -82,6 +82,23 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) -> 
         time.sleep(0.05)
 
 
+def worker_pids(parent_pid: int) -> list[int]:
+    """Live ``python -m wfleak.worker FD PARENT`` processes started by the command
+    ``parent_pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if b"wfleak.worker" in argv and argv[-2:-1] == [str(parent_pid).encode()] and state != "Z":
+            found.append(int(entry))
+    return found
+
+
 def default_signals() -> None:
     """For ``preexec_fn``: the signals a test sends get their default dispositions. A test run
     started in the background or under ``nohup`` hands its children SIGINT and SIGHUP ignored,

@@ -4,7 +4,6 @@ code, and the measurements taken so far are kept."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from tests.conftest import (
     last_line,
     run_cli,
     wait_for,
+    worker_pids,
 )
 from tests.fixtures.lifecycle import SECRET
 
@@ -165,20 +165,6 @@ def test_a_second_signal_exits_at_once_and_leaves_nothing(tmp_path: Path) -> Non
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def _worker_pids(parent_pid: int) -> list[int]:
-    """Live ``python -m wfleak.worker FD PARENT`` processes of the command ``parent_pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if b"wfleak.worker" in argv and argv[-2:-1] == [str(parent_pid).encode()] and state != "Z":
-            found.append(int(entry))
-    return found
-
-
 def test_a_command_killed_outright_takes_its_worker_with_it(tmp_path: Path) -> None:
     # SIGKILL leaves the command no chance to end its worker: the kernel must (a workflow
     # left running would go on making paid model calls).
@@ -192,10 +178,10 @@ def test_a_command_killed_outright_takes_its_worker_with_it(tmp_path: Path) -> N
     )
     try:
         wait_for(lambda: mark.exists() or command.poll() is not None, f"{mark} to appear")
-        assert _worker_pids(command.pid), "no worker was running"
+        assert worker_pids(command.pid), "no worker was running"
         command.kill()
         command.wait()
-        wait_for(lambda: not _worker_pids(command.pid), "the worker to end", timeout=30)
+        wait_for(lambda: not worker_pids(command.pid), "the worker to end", timeout=30)
     finally:
         if command.poll() is None:
             command.kill()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, worker_pids
 from wfleak import launch
 from wfleak.api import make_settings, run_analysis
 
@@ -26,22 +26,6 @@ def _early_worker() -> launch.Worker:
     worker = launch._spare
     assert worker is not None
     return worker
-
-
-def _workers_of(parent_pid: int) -> list[int]:
-    """Live ``python -m wfleak.worker FD PARENT`` processes started by ``parent_pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if b"wfleak.worker" in argv and argv[-2:-1] == [str(parent_pid).encode()] and state != "Z":
-            found.append(int(entry))
-    return found
 
 
 @pytest.mark.parametrize(
@@ -116,4 +100,4 @@ def test_a_command_that_needs_no_analysis_leaves_no_worker_behind() -> None:
     assert command.returncode == 2
     assert "--iteraions" in stderr
     # Ended on the way out, not left to notice on its own that the command is gone.
-    assert _workers_of(command.pid) == []
+    assert worker_pids(command.pid) == []
