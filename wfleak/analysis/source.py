@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import linecache
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wfleak.probes.memory import display_path
@@ -38,69 +39,9 @@ def _target_name(node: ast.expr) -> str | None:
     return None
 
 
-def find_mutations(filename: str, name: str) -> list[Mutation]:
-    """Lines in ``filename`` that grow the container called ``name``."""
-    try:
-        with open(filename, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read(), filename)
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return []
-    linecache.checkcache(filename)
-    found: list[Mutation] = []
-    for node in ast.walk(tree):
-        if (
-            (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in GROWING_METHODS
-                and _target_name(node.func.value) == name
-            )
-            or (
-                isinstance(node, (ast.Assign, ast.AugAssign))
-                and any(
-                    isinstance(t, ast.Subscript) and _target_name(t.value) == name
-                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-                )
-            )
-            or (
-                isinstance(node, ast.AugAssign)
-                and isinstance(node.op, ast.Add)
-                and _target_name(node.target) == name
-            )
-        ):
-            code = linecache.getline(filename, node.lineno).strip()
-            found.append(Mutation(filename, node.lineno, code))
-    found.sort(key=lambda m: m.lineno)
-    return found
-
-
-def find_assignments(filename: str, name: str) -> list[Mutation]:
-    """Lines in ``filename`` that bind ``name`` (``name = ...``, ``self.name = ...``): where a
-    long-lived object is made or stored."""
-    try:
-        with open(filename, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read(), filename)
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return []
-    linecache.checkcache(filename)
-    found: list[Mutation] = []
-    for node in ast.walk(tree):
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets = [node.target]
-        else:
-            continue
-        if any(_target_name(t) == name for t in targets):
-            code = linecache.getline(filename, node.lineno).strip()
-            found.append(Mutation(filename, node.lineno, code))
-    found.sort(key=lambda m: m.lineno)
-    return found
-
-
-def find_method_calls(filename: str, name: str, methods: frozenset[str]) -> list[Mutation]:
-    """Lines in ``filename`` that call one of ``methods`` on ``name`` (``CURRENT.set(run)``)."""
+def _lines_where(filename: str, matches: Callable[[ast.AST], bool]) -> list[Mutation]:
+    """The statements and calls of ``filename`` that ``matches`` accepts, in line order; none
+    when the file cannot be read or parsed."""
     try:
         with open(filename, encoding="utf-8") as handle:
             tree = ast.parse(handle.read(), filename)
@@ -110,10 +51,56 @@ def find_method_calls(filename: str, name: str, methods: frozenset[str]) -> list
     found = [
         Mutation(filename, node.lineno, linecache.getline(filename, node.lineno).strip())
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in methods
-        and _target_name(node.func.value) == name
+        if isinstance(node, ast.stmt | ast.expr) and matches(node)
     ]
     found.sort(key=lambda m: m.lineno)
     return found
+
+
+def _calls_method(node: ast.AST, name: str, methods: frozenset[str]) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in methods
+        and _target_name(node.func.value) == name
+    )
+
+
+def _grows(node: ast.AST, name: str) -> bool:
+    if _calls_method(node, name, GROWING_METHODS):
+        return True
+    if isinstance(node, ast.Assign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if any(isinstance(t, ast.Subscript) and _target_name(t.value) == name for t in targets):
+            return True
+    return (
+        isinstance(node, ast.AugAssign)
+        and isinstance(node.op, ast.Add)
+        and _target_name(node.target) == name
+    )
+
+
+def _binds(node: ast.AST, name: str) -> bool:
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        targets = [node.target]
+    else:
+        return False
+    return any(_target_name(t) == name for t in targets)
+
+
+def find_mutations(filename: str, name: str) -> list[Mutation]:
+    """Lines in ``filename`` that grow the container called ``name``."""
+    return _lines_where(filename, lambda node: _grows(node, name))
+
+
+def find_assignments(filename: str, name: str) -> list[Mutation]:
+    """Lines in ``filename`` that bind ``name`` (``name = ...``, ``self.name = ...``): where a
+    long-lived object is made or stored."""
+    return _lines_where(filename, lambda node: _binds(node, name))
+
+
+def find_method_calls(filename: str, name: str, methods: frozenset[str]) -> list[Mutation]:
+    """Lines in ``filename`` that call one of ``methods`` on ``name`` (``CURRENT.set(run)``)."""
+    return _lines_where(filename, lambda node: _calls_method(node, name, methods))
