@@ -7,10 +7,23 @@ from dataclasses import replace
 
 from tests.factories import KIB, leak, runs, settings
 from wfleak.analysis.verdict import judge
-from wfleak.model import Environment, FindingKind, Reason, ReasonCode, Report, Verdict
+from wfleak.model import (
+    Environment,
+    Finding,
+    FindingKind,
+    Reason,
+    ReasonCode,
+    Report,
+    Verdict,
+)
 from wfleak.phases.explain import ExplainResult
 from wfleak.phases.measure import MeasureResult
-from wfleak.phases.report import PhaseResults, build_report, merge_explanations
+from wfleak.phases.report import (
+    PhaseResults,
+    build_report,
+    merge_explanations,
+    unaccounted_findings,
+)
 from wfleak.phases.trace import TraceResult
 from wfleak.phases.warmup import WarmupResult
 
@@ -110,3 +123,25 @@ def test_two_holders_of_the_same_objects_explain_their_memory_once() -> None:
         ),
     )
     assert "unaccounted-memory-growth" not in [f.fingerprint for f in apart.findings]
+
+
+def test_growth_python_never_allocated_is_said_to_be_outside_it() -> None:
+    """64 KiB per run that tracemalloc saw only 1 KiB of: C code's own allocations."""
+    generic = [
+        Finding(
+            kind=FindingKind.LEAK,
+            title="Memory retained after GC grows with every run",
+            summary="",
+            fingerprint="retained-memory-growth",
+            bytes_per_run=66 * KIB,
+        )
+    ]
+    explained = [leak(count=12, size=2 * KIB, bytes_per_run=2 * KIB)]
+    (native,) = unaccounted_findings(generic, explained, 256, python_bytes_per_run=1 * KIB)
+    assert "Python's allocators grew by only +1.0 KiB/run" in native.summary
+    assert "--memray FILE" in native.summary
+    (python,) = unaccounted_findings(generic, explained, 256, python_bytes_per_run=66 * KIB)
+    (untraced,) = unaccounted_findings(generic, explained, 256)
+    for remainder in (python, untraced):
+        assert "outside" not in remainder.summary
+        assert remainder.bytes_per_run == 64 * KIB

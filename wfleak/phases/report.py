@@ -73,8 +73,28 @@ def accounted_bytes_per_run(explained: list[Finding]) -> float:
     return sum(largest.values())
 
 
+def _outside_python(remainder: float, growth: float, python_per_run: float | None) -> str:
+    """What to say when most of the unaccounted growth is memory Python's allocators never
+    saw: a C library's own allocations (an SSL context's certificates, a native buffer), which
+    no size of a Python object counts."""
+    if python_per_run is None:
+        return ""
+    native = growth - max(python_per_run, 0.0)
+    if native < remainder * UNACCOUNTED_SHARE:
+        return ""
+    return (
+        f"; while tracing, Python's allocators grew by only {format_growth(python_per_run)}/run, "
+        "so most of the rest was allocated outside them, by C code (a native library's "
+        "buffers, an SSL context) that the objects above or others keep: --memray FILE records "
+        "those allocations with the Python line that made them"
+    )
+
+
 def unaccounted_findings(
-    generic: list[Finding], explained: list[Finding], growth_threshold: float
+    generic: list[Finding],
+    explained: list[Finding],
+    growth_threshold: float,
+    python_bytes_per_run: float | None = None,
 ) -> list[Finding]:
     """Trend-level findings for the growth the explained findings do not account for."""
     accounted = accounted_bytes_per_run(explained)
@@ -91,7 +111,8 @@ def unaccounted_findings(
                 title="Retained memory grows beyond what the findings above explain",
                 summary=f"{format_growth(remainder)}/run not accounted for by the findings "
                 f"above (retained memory grows {format_growth(finding.bytes_per_run)}/run, "
-                f"they explain {format_growth(accounted)}/run)",
+                f"they explain {format_growth(accounted)}/run)"
+                + _outside_python(remainder, finding.bytes_per_run, python_bytes_per_run),
                 fingerprint="unaccounted-memory-growth",
                 bytes_per_run=remainder,
             )
@@ -106,6 +127,7 @@ def merge_explanations(
     growth_threshold: float = Settings.growth_bytes_threshold,
     unexplained: str = "",
     workflow_mode: WorkflowMode | None = None,
+    python_bytes_per_run: float | None = None,
 ) -> list[Finding]:
     """Explained leaks replace the generic ones they account for, and only those: growth they
     leave unexplained keeps a finding of its own. Generic leaks left without a path say why
@@ -113,7 +135,7 @@ def merge_explanations(
     generic = [f for f in findings if f.kind is FindingKind.LEAK]
     merged = list(explained)
     if explained:
-        merged += unaccounted_findings(generic, explained, growth_threshold)
+        merged += unaccounted_findings(generic, explained, growth_threshold, python_bytes_per_run)
     else:
         merged += [replace(f, unexplained=f.unexplained or unexplained) for f in generic]
     merged += [
@@ -222,6 +244,7 @@ def build_report(settings: Settings, environment: Environment, results: PhaseRes
         settings.growth_bytes_threshold,
         unexplained,
         settings.workflow_mode,
+        results.trace.python_bytes_per_run,
     )
     reasons = [
         *assessment.reasons,

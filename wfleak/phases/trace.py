@@ -42,6 +42,9 @@ class TraceRecord:
     candidates: LeakCandidates
     first_snapshot: tracemalloc.Snapshot | None
     last_snapshot: tracemalloc.Snapshot | None
+    python_growth: int | None = None
+    """Bytes Python's allocators held more after the last traced run than after the first
+    (tracemalloc's count: what C code allocates with its own ``malloc`` is not in it)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class TraceResult:
     allocation_sites: list[AllocationSite] = field(default_factory=list)
     failure: str | None = None
     """Why tracing could not be done, when it was needed (a probe that failed)."""
+    python_bytes_per_run: float | None = None
+    """Growth per traced run of what Python's allocators hold (tracemalloc's count)."""
 
     @classmethod
     def of(cls, record: TraceRecord | None) -> TraceResult:
@@ -61,7 +66,8 @@ class TraceResult:
             sites = memory.growing_sites(record.first_snapshot, record.last_snapshot)
         except Exception as exc:
             return cls(failure=ProbeFailed.of("reading the allocation sites", exc).message)
-        return cls(runs=TRACED_RUNS, allocation_sites=sites)
+        per_run = None if record.python_growth is None else record.python_growth / (TRACED_RUNS - 1)
+        return cls(runs=TRACED_RUNS, allocation_sites=sites, python_bytes_per_run=per_run)
 
 
 def _made_by_analysis(obj: object) -> bool:
@@ -123,6 +129,7 @@ async def trace_allocations(
     total = TRACED_RUNS
     instruments.observer(Progress("trace", 0, total))
     first: tracemalloc.Snapshot | None = None
+    traced_after_first = 0
     for index in range(1, total + 1):
         await instruments.run_once(provider)
         await instruments.settle_callbacks()
@@ -132,11 +139,13 @@ async def trace_allocations(
         collector.collect()
         if index == 1:
             first = memory.take_snapshot()
+            traced_after_first = tracemalloc.get_traced_memory()[0]
         instruments.observer(Progress("trace", index, total))
     if not tracemalloc.is_tracing():
         # Stopped by the target: snapshots and allocation sites would be silently missing.
         raise ProbeFailed(
             "tracing the allocations failed: tracemalloc was stopped during the traced runs"
         )
+    growth = tracemalloc.get_traced_memory()[0] - traced_after_first
     last = memory.take_snapshot()
-    return TraceRecord(_leak_candidates(instruments, measured), first, last)
+    return TraceRecord(_leak_candidates(instruments, measured), first, last, growth)
