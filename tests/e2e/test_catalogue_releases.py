@@ -206,6 +206,15 @@ def test_wfleak_finds_wfl103_on_2_17_1_and_not_on_2_17_3() -> None:
     assert with_pattern(fixed, "WFL103") == []
 
 
+@ONLY_311
+def test_on_2_17_3_a_shared_workflows_live_client_timer_is_not_a_leak() -> None:
+    # Measured above: once the dropped sessions' timers fire, one RunContextContainer is left,
+    # the one the live session's clean-up timer copies again and again.
+    report = analyse(WORKFLOWS_RUN_RELEASED, SESSION_IN_STEP, "-n", "10")
+    assert report["verdict"] == "ok", [f["summary"] for f in report["findings"]]
+    assert any("one timer holds one run's" in note for note in report["notes"]), report["notes"]
+
+
 # The ``step_worker`` ContextVar: a timer scheduled in a step holds that step's events.
 
 

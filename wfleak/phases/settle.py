@@ -49,6 +49,8 @@ class SettleResult:
     """The callbacks of the timers that fired during the wait."""
     rescheduled: list[str] = field(default_factory=list)
     """Callbacks that scheduled a new timer of the runs during the wait (a repeating timer)."""
+    rescheduled_timers: int = 0
+    """How many of the runs' timers are such new ones."""
     later: list[tuple[str, float]] = field(default_factory=list)
     """Timers of the runs still pending, due later than the wait: callback, seconds left."""
     asleep: list[tuple[str, float]] = field(default_factory=list)
@@ -98,7 +100,13 @@ class SettleResult:
             note = f"{waited}: nothing they held was freed"
         notes = [note]
         notes += self.asleep_notes()
-        if self.rescheduled:
+        if self.rescheduled and self.rescheduled_timers == 1 and freed > 0:
+            notes.append(
+                f"{', '.join(self.rescheduled)} scheduled itself again during the wait and "
+                "keeps holding what its copy of the contextvars refers to, but what the other "
+                "runs' timers held was freed: one timer holds one run's, not every run's"
+            )
+        elif self.rescheduled:
             notes.append(
                 f"{', '.join(self.rescheduled)} scheduled itself again during the wait and "
                 "keeps holding what it refers to: a timer that never stops is a leak"
@@ -191,9 +199,10 @@ async def settle(instruments: Instruments) -> SettleResult:
     retained_after, bytes_after, objects_after = _collected_counts(instruments)
     now = loop.time()
     still = _pending(instruments)
-    rescheduled = sorted(
-        Counter(leftover_probe.describe_timer(t) for t in still if known.get(id(t)) != t.when())
+    renewed = Counter(
+        leftover_probe.describe_timer(t) for t in still if known.get(id(t)) != t.when()
     )
+    rescheduled = sorted(renewed)
     later, asleep = _split(instruments, still, now)
     return SettleResult(
         waited_s=waited,
@@ -203,6 +212,7 @@ async def settle(instruments: Instruments) -> SettleResult:
         objects_freed=objects_before - objects_after,
         fired=fired,
         rescheduled=rescheduled,
+        rescheduled_timers=sum(renewed.values()),
         later=later,
         asleep=asleep,
     )
