@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from wfleak import lifecycle
+from wfleak.errors import UsageError
 from wfleak.probes import allocator
 
 ANALYSING_COMMANDS = frozenset({"run", "graph", "check"})
@@ -47,12 +48,21 @@ def environment() -> dict[str, str]:
 
 
 def _folder(cwd: str | None) -> str:
-    return os.path.realpath(cwd if cwd is not None else os.getcwd())
+    if cwd is not None:
+        return os.path.realpath(cwd)
+    try:
+        return os.path.realpath(os.getcwd())
+    except FileNotFoundError:
+        raise UsageError(
+            "the current directory no longer exists: change to the project's directory and "
+            "run again"
+        ) from None
 
 
 def spawn(cwd: str | None, env: dict[str, str]) -> Worker:
     """Start a worker in ``cwd`` (where its target is imported from) and register its group,
     so that every way out of the command ends it."""
+    folder = _folder(cwd)
     read_fd, write_fd = os.pipe()
     os.set_inheritable(read_fd, False)
     # Kept open for as long as the worker lives: end() closes it.
@@ -78,7 +88,7 @@ def spawn(cwd: str | None, env: dict[str, str]) -> Worker:
         raise
     finally:
         os.close(write_fd)
-    return Worker(process, read_fd, log, _folder(cwd), env)
+    return Worker(process, read_fd, log, folder, env)
 
 
 def end(worker: Worker) -> None:
@@ -110,7 +120,7 @@ def start_early(argv: list[str]) -> None:
         return
     try:
         worker = spawn(None, environment())
-    except OSError:
+    except (OSError, UsageError):
         # The analysis will start its worker itself, and say why it cannot.
         return
     with _lock:

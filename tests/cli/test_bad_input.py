@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import cli_env, run_cli
 
 CLEAN = "samples/clean.py:CleanWorkflow"
 BROKEN = "tests/fixtures/broken.py"
@@ -300,3 +302,15 @@ def test_workflow_writing_to_the_report_path_cannot_corrupt_the_report(tmp_path:
     report = json.loads(out.read_text())
     assert report["verdict"] == "ok"
     assert report["schema_version"] == 2
+
+
+def test_a_current_directory_that_no_longer_exists_is_one_line(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    script = f"mkdir {gone} && cd {gone} && rmdir {gone} && exec {sys.executable} -m wfleak"
+    script += " run app.py:Flow"
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=cli_env())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "wfleak: error: the current directory no longer exists: change to the project's "
+        "directory and run again"
+    )
