@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -92,8 +93,21 @@ def _tolerant_streams() -> None:
             reconfigure(errors="backslashreplace")
 
 
+def _require_current_directory() -> None:
+    """Targets, configurations and outputs are found from the current directory; one that
+    was deleted under the shell is one line, whichever command meets it first."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        from wfleak.launch import NO_CURRENT_DIRECTORY
+
+        sys.stderr.write(f"wfleak: error: {NO_CURRENT_DIRECTORY}\n")
+        sys.exit(int(ExitCode.USAGE))
+
+
 def main(argv: list[str] | None = None) -> None:
     _tolerant_streams()
+    _require_current_directory()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="wfleak", standalone_mode=False)

@@ -28,6 +28,9 @@ from wfleak.probes import allocator
 
 ANALYSING_COMMANDS = frozenset({"run", "graph", "check"})
 _NO_ANALYSIS_OPTIONS = ("-h", "--help", "--from")
+NO_CURRENT_DIRECTORY = (
+    "the current directory no longer exists: change to the project's directory and run again"
+)
 
 
 @dataclass
@@ -53,10 +56,7 @@ def _folder(cwd: str | None) -> str:
     try:
         return os.path.realpath(os.getcwd())
     except FileNotFoundError:
-        raise UsageError(
-            "the current directory no longer exists: change to the project's directory and "
-            "run again"
-        ) from None
+        raise UsageError(NO_CURRENT_DIRECTORY) from None
 
 
 def spawn(cwd: str | None, env: dict[str, str]) -> Worker:

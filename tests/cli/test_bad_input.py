@@ -304,10 +304,13 @@ def test_workflow_writing_to_the_report_path_cannot_corrupt_the_report(tmp_path:
     assert report["schema_version"] == 2
 
 
-def test_a_current_directory_that_no_longer_exists_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run app.py:Flow", "check", "graph --from r.json -o r.mmd"])
+def test_a_current_directory_that_no_longer_exists_is_one_line(
+    tmp_path: Path, command: str
+) -> None:
     gone = tmp_path / "gone"
     script = f"mkdir {gone} && cd {gone} && rmdir {gone} && exec {sys.executable} -m wfleak"
-    script += " run app.py:Flow"
+    script += f" {command}"
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=cli_env())
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (
