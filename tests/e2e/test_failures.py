@@ -480,3 +480,24 @@ def test_a_run_leaving_a_huge_garbage_ring_is_a_cycle_not_a_hang() -> None:
     assert cycle["objects_per_run"] >= 100_000
     # A ring, or the stated reason there is none.
     assert cycle["path"] or any("cycle inspection" in note for note in report["notes"])
+
+
+def test_a_reader_that_leaves_early_loses_no_output_file_and_no_exit_code(tmp_path: Path) -> None:
+    # `wfleak run ... | head`: the pipe closes before the report is printed.
+    report = tmp_path / "r.json"
+    command = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "wfleak", "run", "samples/leaky_global.py:LeakyWorkflow"),
+            *("-n", "6", "--warmup", "1", "--json", str(report)),
+        ],
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert command.stdout is not None and command.stderr is not None
+    command.stdout.close()
+    stderr = command.stderr.read().decode()
+    assert command.wait(timeout=240) == 0, stderr
+    assert json.loads(report.read_text())["verdict"] == "leak"
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr

@@ -41,7 +41,10 @@ Target = Annotated[
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    from wfleak.report.streams import ReaderMayLeave
+
+    stream = ReaderMayLeave(sys.stderr if stderr else sys.stdout)
+    return Console(file=stream, stderr=stderr, highlight=False, soft_wrap=False)  # type: ignore[arg-type]
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
