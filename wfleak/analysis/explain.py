@@ -37,6 +37,7 @@ from wfleak.analysis.paths import (
     Root,
     RootFinder,
     RootKind,
+    reachable,
     retained_size,
     shortest_path,
 )
@@ -347,6 +348,9 @@ class _Explained:
     path: RetentionPath
     hops: list[Hop]
     target_type: str
+    entry_type: str = ""
+    """The type of what the holder keeps for the run, when that is not the leaked object
+    itself (its size is the entry's)."""
 
 
 MAX_HOLDERS = 4
@@ -382,9 +386,11 @@ def explain_leaks(
         :MAX_TYPES
     ]
     leaked_ids = {id(obj) for obj in leaked}
+    leaked_positions = {p for obj in leaked if (p := index.index_of(obj)) is not None}
     other_ids = {id(obj) for obj in also_leaked}
     found: dict[tuple[str, int], tuple[_Explained, Any, int]] = {}
     sizes: dict[int, int] = {}
+    entries: dict[int, str] = {}
     seen_paths: set[tuple[int, ...]] = set()
     for name in chosen_types:
         for sample, obj in enumerate(by_type[name][:SAMPLES_PER_TYPE]):
@@ -413,13 +419,22 @@ def explain_leaks(
                 # Sizes first: labelling reads instance dicts, which can create dict objects
                 # the index has never seen.
                 if target_position not in sizes:
-                    sizes[target_position] = retained_size(index, target_position, roots, budget)
+                    entry = _entry(index, path, target_position, leaked_positions, roots, budget)
+                    sizes[target_position] = retained_size(index, entry, roots, budget)
+                    if entry != target_position:
+                        entries[target_position] = type_label(index.objects[entry])
                 hops = compress(path.objects)
                 fingerprint = _fingerprint(path.root, hops, type_label(target))
                 found.setdefault(
                     (_holder_key(path, other_ids) or fingerprint, id(target)),
                     (
-                        _Explained(fingerprint, path, hops, type_label(target)),
+                        _Explained(
+                            fingerprint,
+                            path,
+                            hops,
+                            type_label(target),
+                            entries.get(target_position, ""),
+                        ),
                         target,
                         sizes[target_position],
                     ),
@@ -459,6 +474,44 @@ def _with_shared_holders(findings: list[Finding], targets: list[set[int]]) -> li
         )
         shared.append(replace(finding, also_held_by=others) if others else finding)
     return shared
+
+
+ENTRY_LEVELS = 6
+"""Objects above the leaked one looked at for the run's entry in its holder."""
+ENTRY_REACH_LIMIT = 5_000
+"""Objects an entry may reach; a bigger one is not taken for one run's."""
+
+
+def _entry(
+    index: HeapIndex,
+    path: RetentionPath,
+    target: int,
+    leaked: set[int],
+    roots: RootFinder,
+    budget: Budget,
+) -> int:
+    """What the holder keeps for this run: the highest object on the path above the leaked
+    one that reaches no other run's leaked objects (a client session holding the run's
+    workflow, a store's record holding its result), else the leaked object itself. Its
+    retained size is what the run leaves behind, the leaked object's included."""
+    own = reachable(index, target, roots, budget, ENTRY_REACH_LIMIT, note_the_limit=False)
+    if len(own) >= ENTRY_REACH_LIMIT:
+        return target
+    owned = set(own) & leaked
+    entry = target
+    for obj in list(reversed(path.objects[1:-1]))[:ENTRY_LEVELS]:
+        position = index.index_of(obj)
+        if position is None or roots.root_of(obj) is not None or budget.exhausted:
+            break
+        reached = reachable(index, position, roots, budget, ENTRY_REACH_LIMIT, note_the_limit=False)
+        # Past the limit it cannot be told whether the object holds other runs' too.
+        if len(reached) >= ENTRY_REACH_LIMIT:
+            break
+        found = set(reached)
+        if target not in found or (found & leaked) - owned:
+            break
+        entry = position
+    return entry
 
 
 def _one_per_web_holder(findings: list[Finding]) -> list[Finding]:
@@ -661,7 +714,10 @@ def _leak_finding(
     who = fixes.path_owner(pattern, steps, leaked=leaked_step)
     fix = fixes.leak_fix(pattern, path.root, hops, steps, path.objects, allocation, who)
     origin = who.as_origin
-    summary = f"{what} retained via {text} ({format_bytes(size)} each {explained.target_type})"
+    each = f"{format_bytes(size)} each {explained.target_type}"
+    if explained.entry_type:
+        each += f" with the {explained.entry_type} that holds it"
+    summary = f"{what} retained via {text} ({each})"
     web = web_holder(path.root, hops, target, allocation)
     if web is not None:
         summary += f"; held by {web.name}: {web.detail}"

@@ -271,6 +271,43 @@ PAYLOAD_DEPTH = 4
 """Levels of untracked containers (a dict of strings in a tuple) whose contents are sized."""
 
 
+def reachable(
+    index: HeapIndex,
+    start: int,
+    roots: RootFinder | None,
+    budget: Budget,
+    limit: int = RETAINED_LIMIT,
+    note_the_limit: bool = True,
+) -> list[int]:
+    """What ``start`` reaches, itself first, in breadth-first order, without crossing modules,
+    classes, code, the loop or the driver's roots (at most ``limit`` objects; reaching it is
+    noted as a lower bound unless ``note_the_limit`` is false)."""
+    objects = index.objects
+    namespaces = _module_namespaces()
+    reach = {start}
+    order = [start]
+    for current in order:
+        if len(reach) >= limit:
+            if not note_the_limit:
+                break
+            budget.note(
+                f"a retained size counted the first {limit:,} objects a leaked object holds "
+                "(a lower bound)"
+            )
+            break
+        if not budget.spend("the retained size"):
+            break
+        for child in index.referents(current):
+            obj = objects[child]
+            if child in reach or _is_boundary(obj, namespaces):
+                continue
+            if roots is not None and roots.root_of(obj) is not None:
+                continue
+            reach.add(child)
+            order.append(child)
+    return order
+
+
 def retained_size(
     index: HeapIndex,
     target: int,
@@ -288,26 +325,8 @@ def retained_size(
     """
     budget = budget if budget is not None else Budget()
     objects = index.objects
-    namespaces = _module_namespaces()
-    reach = {target}
-    order = [target]
-    for current in order:
-        if len(reach) >= limit:
-            budget.note(
-                f"a retained size counted the first {limit:,} objects a leaked object holds "
-                "(a lower bound)"
-            )
-            break
-        if not budget.spend("the retained size"):
-            break
-        for child in index.referents(current):
-            obj = objects[child]
-            if child in reach or _is_boundary(obj, namespaces):
-                continue
-            if roots is not None and roots.root_of(obj) is not None:
-                continue
-            reach.add(child)
-            order.append(child)
+    order = reachable(index, target, roots, budget, limit)
+    reach = set(order)
     shared: list[int] = []
     for i in order[1:]:
         if not budget.spend("the retained size"):
