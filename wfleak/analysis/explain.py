@@ -499,9 +499,14 @@ def _entry(
         return target
     owned = set(own) & leaked
     entry = target
+    leaked_type = type(index.objects[target])
     for obj in list(reversed(path.objects[1:-1]))[:ENTRY_LEVELS]:
         position = index.index_of(obj)
         if position is None or roots.root_of(obj) is not None or budget.exhausted:
+            break
+        if type(obj) is leaked_type:
+            # The leaked structure nests in itself (a chain of lists): each level is counted
+            # as leaked already.
             break
         reached = reachable(index, position, roots, budget, ENTRY_REACH_LIMIT, note_the_limit=False)
         # Past the limit it cannot be told whether the object holds other runs' too.
