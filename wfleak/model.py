@@ -229,6 +229,18 @@ class Trend:
     threshold: float
     growing: bool
 
+    @property
+    def rises_like_a_leak(self) -> bool:
+        """Whether the rise is a leak's in size, over all runs and in their second half (a
+        cache that filled and went flat is not), whatever its significance."""
+        return rises_like_a_leak(self.slope, self.tail_slope, self.threshold)
+
+
+def rises_like_a_leak(slope: float, tail_slope: float, threshold: float) -> bool:
+    """The size a rise needs for a growth verdict: the threshold over all runs, half of it in
+    the second half."""
+    return slope >= threshold and tail_slope >= threshold / 2
+
 
 @dataclass(frozen=True)
 class TypeGrowth:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from statistics import median
 from typing import TYPE_CHECKING
 
-from wfleak.model import Trend
+from wfleak.model import Trend, rises_like_a_leak
 
 if TYPE_CHECKING:
     import numpy as np
@@ -198,8 +198,7 @@ def trend(metric: str, unit: str, values: Sequence[float], threshold: float) -> 
     growing = (
         len(series) >= MIN_POINTS
         and p_value < SIGNIFICANCE
-        and slope >= threshold
-        and tail_slope >= threshold / 2
+        and rises_like_a_leak(slope, tail_slope, threshold)
     )
     return Trend(
         metric=metric,

@@ -354,22 +354,18 @@ def uncertain_growth_reasons(trends: Sequence[Trend], runs: int) -> list[Reason]
     return [
         Reason(
             ReasonCode.GROWTH_UNCERTAIN,
-            f"{t.metric} rose {_rate(t)} per run over {runs} measured runs, at or over the "
-            f"{_amount(t, t.threshold)} threshold, but not beyond the runs' noise "
+            f"{t.metric} rose +{_amount(t, t.slope)} per run over {runs} measured runs, "
+            f"at or over the {_amount(t, t.threshold)} threshold, but not beyond the runs' noise "
             f"(p = {t.p_value:.2g}, a leak needs below {SIGNIFICANCE:g}): run more iterations "
             f"(--iterations {max(2 * runs, 50)}) to tell a leak from noise",
         )
         for t in trends
-        if not t.growing and t.slope >= t.threshold and t.tail_slope >= t.threshold / 2
+        if not t.growing and t.rises_like_a_leak
     ]
 
 
 def _amount(trend: Trend, value: float) -> str:
     return format_bytes(value) if trend.unit == "bytes" else f"{value:g} {trend.unit}"
-
-
-def _rate(trend: Trend) -> str:
-    return f"+{_amount(trend, trend.slope)}"
 
 
 def decide(findings: Sequence[Finding], reasons: Sequence[Reason]) -> Verdict:
